@@ -1,0 +1,5 @@
+"""`python -m sextant` is the `sextant` command."""
+
+from sextant.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Authentication: keys now; users, sessions and roles as the web app grows."""

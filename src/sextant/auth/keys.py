@@ -1,0 +1,106 @@
+"""API keys: project ingest keys (write events only) and personal keys (read through the API).
+
+Keys are random 256-bit secrets. Only their SHA-256 is stored: a fast hash is right for high-entropy
+secrets and keeps the per-request check cheap. Checks are cached briefly, so a revocation takes effect
+within `CACHE_SECONDS`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from sextant.errors import AuthError
+from sextant.metadata.models import ApiKey, KeyKind
+
+CACHE_SECONDS = 10.0
+_PREFIXES = {KeyKind.INGEST: "sx_ingest_", KeyKind.PERSONAL: "sx_personal_"}
+
+
+@dataclass(frozen=True)
+class CreatedKey:
+    id: int
+    kind: KeyKind
+    name: str
+    secret: str  # shown once, never stored
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_key(sessions: sessionmaker[Session], kind: KeyKind, name: str) -> CreatedKey:
+    secret = _PREFIXES[kind] + secrets.token_urlsafe(32)
+    with sessions.begin() as session:
+        key = ApiKey(
+            kind=kind,
+            name=name,
+            prefix=secret[: len(_PREFIXES[kind]) + 4],
+            secret_hash=_hash(secret),
+            created_at=dt.datetime.now(dt.UTC),
+        )
+        session.add(key)
+        session.flush()
+        return CreatedKey(key.id, kind, name, secret)
+
+
+def revoke_key(sessions: sessionmaker[Session], key_id: int) -> None:
+    with sessions.begin() as session:
+        key = session.get(ApiKey, key_id)
+        if key is None:
+            raise AuthError(f"there is no key with id {key_id}; list keys with `sextant keys list`")
+        key.revoked_at = dt.datetime.now(dt.UTC)
+
+
+def list_keys(sessions: sessionmaker[Session]) -> list[ApiKey]:
+    with sessions() as session:
+        return list(session.scalars(select(ApiKey).order_by(ApiKey.id)))
+
+
+class KeyChecker:
+    """Checks presented keys against the metadata database, with a short cache."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions = sessions
+        self._cache: dict[str, tuple[float, KeyKind | None]] = {}
+        self._lock = threading.Lock()
+        # Extra secrets that act as ingest keys for this process only (the server's local token).
+        self.local_ingest_secrets: set[str] = set()
+
+    def kind_of(self, secret: str) -> KeyKind | None:
+        """The kind of a valid key, or None for an unknown or revoked one."""
+        if secret in self.local_ingest_secrets:
+            return KeyKind.INGEST
+        digest = _hash(secret)
+        now = time.monotonic()
+        with self._lock:
+            cached = self._cache.get(digest)
+        if cached and now - cached[0] < CACHE_SECONDS:
+            return cached[1]
+        with self.sessions() as session:
+            key = session.scalars(select(ApiKey).where(ApiKey.secret_hash == digest)).first()
+            kind = key.kind if key is not None and key.revoked_at is None else None
+        with self._lock:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[digest] = (now, kind)
+        return kind
+
+    def require(self, secret: str | None, kind: KeyKind) -> None:
+        if not secret:
+            raise AuthError(
+                f"this endpoint needs {'an ingest' if kind is KeyKind.INGEST else 'a personal API'} key; "
+                "send it as `Authorization: Bearer <key>`"
+            )
+        if self.kind_of(secret) is not kind:
+            raise AuthError(
+                f"the key is unknown, revoked, or not {'an ingest' if kind is KeyKind.INGEST else 'a personal'} "
+                "key; create one with `sextant keys create`"
+            )

@@ -1,0 +1,131 @@
+"""The event catalog: every event seen (and every planned one), its volume over the last 30 days, when it
+was first and last seen, whether the tracking plan lists it, and its properties with the types observed
+in a sample of recent events. Names are shown after the plan's query-time transformations."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+
+import pyarrow as pa
+from sqlglot import exp
+
+from sextant.ingest import scratch
+from sextant.ingest.tracking_plan import TrackingPlan
+from sextant.warehouse.engine import Engine
+
+SAMPLE_ROWS = 200_000
+
+
+@dataclass
+class EventEntry:
+    event: str
+    stored_as: list[str]
+    volume_30d: int
+    first_seen: dt.datetime | None
+    last_seen: dt.datetime | None
+    planned: bool
+    status: str  # active or inactive (from the plan), "unplanned" otherwise
+    description: str = ""
+    owner: str = ""
+    category: str = ""
+    properties: dict[str, list[str]] = field(default_factory=dict)  # property -> observed types
+
+    def as_json(self) -> dict[str, object]:
+        entry = asdict(self)
+        for key in ("first_seen", "last_seen"):
+            entry[key] = entry[key].isoformat() if entry[key] else None
+        return entry
+
+
+def shown_name(plan: TrackingPlan, stored: str) -> str | None:
+    """The name queries show for a stored event name (None when the plan hides it): the Python twin of
+    `tracking_plan.shown_event`, which the tests hold to the same answers."""
+    transforms = plan.transformations
+    if stored in transforms.hide_events:
+        return None
+    for shown, names in transforms.merge_events.items():
+        if stored in names:
+            return shown
+    return transforms.rename_events.get(stored, stored)
+
+
+def build(engine: Engine, project: str, plan: TrackingPlan, now: dt.datetime | None = None) -> list[EventEntry]:
+    now = now or dt.datetime.now(dt.UTC)
+    since = now - dt.timedelta(days=30)
+    recent = (
+        exp.Case()
+        .when(exp.column("timestamp") >= exp.Placeholder(this="since"), exp.Literal.number(1))
+        .else_(exp.Literal.number(0))
+    )
+    volumes = engine.execute(
+        exp.select(
+            "event",
+            exp.Sum(this=recent).as_("volume_30d"),
+            exp.Min(this=exp.column("timestamp")).as_("first_seen"),
+            exp.Max(this=exp.column("timestamp")).as_("last_seen"),
+        )
+        .from_("events")
+        .where(exp.column("project").eq(exp.Placeholder(this="project")))
+        .group_by("event"),
+        {"project": project, "since": since},
+    ).to_pylist()
+    sample = engine.execute(
+        exp.select("event", "properties")
+        .from_("events")
+        .where(
+            exp.and_(
+                exp.column("project").eq(exp.Placeholder(this="project")),
+                exp.column("timestamp") >= exp.Placeholder(this="recent"),
+            )
+        )
+        .limit(SAMPLE_ROWS),
+        {"project": project, "recent": now - dt.timedelta(days=7)},
+    )
+    observed = scratch.run(
+        """
+        SELECT event, key, list(DISTINCT json_type_name(json_type(
+            CAST(properties AS JSON), '$."' || replace(replace(key, '\\', '\\\\'), '"', '\\"') || '"')) ORDER BY 1)
+            AS types
+        FROM (SELECT event, properties, unnest(json_keys(CAST(properties AS JSON))) AS key FROM sample)
+        GROUP BY event, key ORDER BY event, key
+        """,
+        {"sample": sample.cast(pa.schema([("event", pa.string()), ("properties", pa.string())]))},
+    ).to_pylist()
+    entries: dict[str, EventEntry] = {}
+    for row in volumes:
+        name = shown_name(plan, row["event"])
+        if name is None:
+            continue
+        entry = entries.get(name)
+        if entry is None:
+            entry = entries[name] = _entry(plan, name)
+        entry.stored_as.append(row["event"])
+        entry.volume_30d += int(row["volume_30d"] or 0)
+        entry.first_seen = min(filter(None, (entry.first_seen, row["first_seen"])), default=None)
+        entry.last_seen = max(filter(None, (entry.last_seen, row["last_seen"])), default=None)
+    for name in plan.events:
+        if shown_name(plan, name) is not None and shown_name(plan, name) not in entries:
+            entries[str(shown_name(plan, name))] = _entry(plan, str(shown_name(plan, name)))
+    for row in observed:
+        name = shown_name(plan, row["event"])
+        if name in entries:
+            types = entries[name].properties.setdefault(row["key"], [])
+            types.extend(kind for kind in row["types"] if kind not in types)
+    return sorted(entries.values(), key=lambda entry: (-entry.volume_30d, entry.event))
+
+
+def _entry(plan: TrackingPlan, name: str) -> EventEntry:
+    spec = plan.events.get(name)
+    return EventEntry(
+        event=name,
+        stored_as=[],
+        volume_30d=0,
+        first_seen=None,
+        last_seen=None,
+        planned=spec is not None,
+        status=spec.status if spec else "unplanned",
+        description=spec.description if spec else "",
+        owner=spec.owner if spec else "",
+        category=spec.category if spec else "",
+    )

@@ -1,0 +1,73 @@
+"""`sextant demo`: build the demo company's project, then serve it."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sextant import demo, instances, server
+from sextant.auth.keys import create_key
+from sextant.cli.app import app, console
+from sextant.cli.import_command import print_summary, run_import
+from sextant.errors import ConfigError
+from sextant.ingest.destinations import WarehouseDestination
+from sextant.ingest.importer import Preset
+from sextant.ingest.store import EventStore
+from sextant.metadata.models import KeyKind
+from sextant.project import CONFIG_FILE
+from sextant.warehouse import tables
+from sextant.workspace import Workspace
+
+
+@app.command("demo")
+def demo_(
+    directory: Annotated[Path, typer.Argument(help="Where to build the demo project.")] = Path("sextant-demo"),
+    events: Annotated[int, typer.Option(help="About how many events to simulate.")] = 1_000_000,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same company.")] = 7,
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000,
+    rebuild: Annotated[bool, typer.Option(help="Delete and rebuild an existing demo project.")] = False,
+    serve: Annotated[bool, typer.Option(help="Serve the project once it is built.")] = True,
+) -> None:
+    """Build a demo project of Lodestar, a code-search company (cloud users, self-hosted instances,
+    business data), load it through the ingestion pipeline, then serve it."""
+    directory = directory.resolve()
+    if (directory / CONFIG_FILE).exists() and rebuild:
+        shutil.rmtree(directory)
+    if (directory / CONFIG_FILE).exists():
+        console.print(f"Using the demo project in {directory} (pass --rebuild to start over)")
+        workspace = Workspace.open(directory)
+    else:
+        if directory.exists() and any(directory.iterdir()):
+            raise ConfigError(f"{directory} exists and is not a Sextant project; choose another directory")
+        workspace = build(directory, events, seed)
+    ingest_key = create_key(workspace.metadata, KeyKind.INGEST, "demo ingest key")
+    api_key = create_key(workspace.metadata, KeyKind.PERSONAL, "demo API key")
+    workspace.close()
+    console.print(f"Ingest key (write events): [bold green]{ingest_key.secret}[/]")
+    console.print(f"API key (read):            [bold green]{api_key.secret}[/]")
+    console.print(f"Data files (pings, CRM, licenses, support, NPS): {directory / 'data'}")
+    if serve:
+        console.print(f"Serving at [bold]http://127.0.0.1:{port}[/] (Ctrl+C to stop)")
+        server.serve(str(directory), port=port)
+
+
+def build(directory: Path, events: int, seed: int) -> Workspace:
+    workspace, _ = Workspace.initialize(directory, name="lodestar", timezone="America/Los_Angeles")
+    config = workspace.project.config
+    telemetry = config.telemetry.model_copy(update={"releases": list(demo.telemetry.RELEASES)})
+    workspace.project = workspace.project.save(config.model_copy(update={"telemetry": telemetry}))
+    plan = Path(demo.__file__).parent / "tracking_plan.yaml"
+    (directory / "tracking_plan.yaml").write_text(plan.read_text())
+    with console.status(f"Simulating Lodestar's last 90 days (about {events:,} events)..."):
+        files = demo.generate(directory / "data", events=events, seed=seed)
+    console.print(f"Simulated {len(files.events)} event file(s), instance pings and business data")
+    store = EventStore(workspace.project, workspace.warehouse)
+    print_summary(run_import(files.events, workspace.project, WarehouseDestination(store)))
+    print_summary(run_import([files.pings], workspace.project, WarehouseDestination(store), preset=Preset.PINGS))
+    links = instances.links_from_licenses(next(path for path in files.business if path.name == "licenses.csv"))
+    with workspace.warehouse.transaction():
+        workspace.warehouse.insert(tables.INSTANCE_ACCOUNTS, instances.link_rows("lodestar", links, "license"))
+    return workspace

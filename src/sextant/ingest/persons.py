@@ -1,0 +1,428 @@
+"""Persons at ingest time: the distinct-id map (with identity merges), person property operations, and
+each event's snapshot of its person's properties as of that event.
+
+Identity is resolved at query time through `person_distinct_ids`, so a merge here only remaps distinct
+ids: a person's earlier anonymous events then count for the identified person in every query. An event
+links two ids when it carries a `user_id` and a `device_id` (Amplitude's rule, also Segment's identify) or a
+`previous_id` (an alias, PostHog's $identify and $create_alias). Two identified persons are never merged,
+and placeholder ids are never linked; a refused merge becomes an ingestion warning.
+
+Within a batch, events are taken in timestamp order (then arrival order). Merges are applied first; then
+property operations, which only the events of persons with updates go through Python for.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlglot import exp
+
+from sextant.ingest import scratch
+from sextant.warehouse import state, tables
+from sextant.warehouse.engine import Engine
+
+# Ids that clients send when they have no real id; linking on them would merge unrelated people.
+PLACEHOLDER_IDS = frozenset(
+    {
+        "",
+        "0",
+        "anonymous",
+        "null",
+        "undefined",
+        "none",
+        "nil",
+        "guest",
+        "[object object]",
+        "nan",
+        "-1",
+        "00000000-0000-0000-0000-000000000000",
+    }
+)
+# Operations that give the same result when applied twice in a row.
+IDEMPOTENT_OPERATIONS = frozenset({"$set", "$set_once", "$unset", "$remove"})
+
+_STATE_SCHEMA = pa.schema([("person_id", pa.string()), ("seq", pa.int64()), ("properties", pa.string())])
+_CURRENT_SCHEMA = pa.schema(
+    [
+        ("person_id", pa.string()),
+        ("properties", pa.string()),
+        ("created_at", pa.timestamp("us", tz="UTC")),
+        ("is_identified", pa.bool_()),
+        ("version", pa.int64()),
+    ]
+)
+_MAPPING_SCHEMA = pa.schema([("distinct_id", pa.string()), ("person_id", pa.string()), ("version", pa.int64())])
+
+
+@dataclass
+class PersonWrites:
+    """Snapshots for the batch's events, the state rows to append, and warnings about refused merges."""
+
+    # distinct_id -> person_id and the snapshot for events of persons without updates in this batch
+    identities: pa.Table
+    # position -> person_properties for events of persons with updates in this batch
+    row_snapshots: pa.Table
+    distinct_ids: pa.Table  # new rows for person_distinct_ids
+    persons: pa.Table  # new rows for persons
+    warnings: list[tuple[str, str, str]] = field(default_factory=list)  # (kind, field, message)
+
+
+def apply_updates(properties: dict[str, Any], updates: dict[str, Any]) -> dict[str, Any]:
+    """Apply one event's person updates ({"$set": {...}, "$add": {"logins": 1}, ...}) in a fixed order:
+    $set_once, $set, $add, $append, $prepend, $remove, $unset."""
+    for key, value in (updates.get("$set_once") or {}).items():
+        properties.setdefault(key, value)
+    properties.update(updates.get("$set") or {})
+    for key, value in (updates.get("$add") or {}).items():
+        current = properties.get(key, 0)
+        if _is_number(value) and _is_number(current):
+            properties[key] = current + value
+    for key, value in (updates.get("$append") or {}).items():
+        properties[key] = _as_list(properties.get(key)) + _as_list(value)
+    for key, value in (updates.get("$prepend") or {}).items():
+        properties[key] = _as_list(value) + _as_list(properties.get(key))
+    for key, value in (updates.get("$remove") or {}).items():
+        if isinstance(properties.get(key), list):
+            removed = _as_list(value)
+            properties[key] = [item for item in properties[key] if item not in removed]
+    unset = updates.get("$unset") or []
+    for key in unset if isinstance(unset, list) else list(unset):
+        properties.pop(key, None)
+    return properties
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _as_list(value: object) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
+
+
+def _new_person_id(project: str, distinct_id: str) -> str:
+    """The person made for a distinct id seen for the first time: derived from it, so replays agree."""
+    return str(uuid.UUID(hashlib.md5(f"{project}:{distinct_id}".encode()).hexdigest()))
+
+
+def resolve(batch: pa.Table, engine: Engine, project: str, now: dt.datetime) -> PersonWrites:
+    """`batch` holds the stored rows' position, distinct_id, user_id, device_id, previous_id, timestamp and
+    person_updates."""
+    # Each pair of ids is linked once, at its first event: most events repeat a pair already linked.
+    links = scratch.run(
+        """
+        SELECT from_id, to_id, bool_or(identified) AS identified, bool_or(explicit) AS explicit,
+            min(timestamp) AS timestamp, min(position) AS position
+        FROM (
+            SELECT device_id AS from_id, distinct_id AS to_id, true AS identified, false AS explicit, timestamp,
+                position FROM batch
+            WHERE user_id IS NOT NULL AND device_id IS NOT NULL AND device_id <> distinct_id
+            UNION ALL
+            SELECT previous_id, distinct_id, user_id IS NOT NULL, true, timestamp, position FROM batch
+            WHERE previous_id IS NOT NULL AND previous_id <> distinct_id
+        )
+        GROUP BY from_id, to_id
+        ORDER BY timestamp, position
+        """,
+        {"batch": batch},
+    )
+    ids = scratch.run(
+        """
+        SELECT distinct_id, min(timestamp) AS first_seen, bool_or(user_id IS NOT NULL) AS identified
+        FROM batch GROUP BY distinct_id
+        """,
+        {"batch": batch},
+    )
+    looked_up = scratch.run("SELECT distinct_id FROM ids UNION SELECT from_id FROM links", {"ids": ids, "links": links})
+    known = _mapping(engine, project, "distinct_id", looked_up)
+    current = _current_persons(engine, project, scratch.run("SELECT DISTINCT person_id FROM known", {"known": known}))
+    first_seen = dict(zip(ids.column("distinct_id").to_pylist(), ids.column("first_seen").to_pylist(), strict=True))
+    identity = _Identity(project, known, current, first_seen)
+    # Ids sent as user ids belong to identified persons; the guards below must know that up front.
+    for distinct_id in ids.filter(ids.column("identified")).column("distinct_id").to_pylist():
+        identity.identified.add(identity.person_of(distinct_id))
+    warnings = identity.link(links.to_pylist())
+    if identity.absorbed:
+        # Every distinct id of a merged person moves with it, including ids this batch never saw.
+        person_ids = pa.table({"person_id": pa.array(sorted(identity.absorbed), pa.string())})
+        identity.add_known(_mapping(engine, project, "person_id", person_ids))
+        identity.move_absorbed()
+    mapping = identity.mapping_table(ids.column("distinct_id").to_pylist())
+    ids = scratch.run(
+        "SELECT ids.*, mapping.person_id FROM ids JOIN mapping USING (distinct_id)", {"ids": ids, "mapping": mapping}
+    )
+    current = identity.merge_properties(current)
+    ordered = scratch.run(
+        """
+        WITH rows AS (SELECT batch.position, batch.timestamp, batch.person_updates, ids.person_id
+                      FROM batch JOIN ids USING (distinct_id)),
+        changed AS (SELECT DISTINCT person_id FROM rows WHERE person_updates IS NOT NULL)
+        SELECT position, person_id, person_updates, row_number() OVER (ORDER BY timestamp, position) AS seq
+        FROM rows WHERE person_id IN (SELECT person_id FROM changed)
+        """,
+        {"batch": batch, "ids": ids},
+    )
+    states = _property_states(ordered, current)
+    row_snapshots = scratch.run(
+        """
+        SELECT ordered.position, COALESCE(states.properties, current.properties, '{}') AS person_properties
+        FROM ordered
+        ASOF LEFT JOIN states ON ordered.person_id = states.person_id AND ordered.seq >= states.seq
+        LEFT JOIN current ON ordered.person_id = current.person_id
+        """,
+        {"ordered": ordered, "states": states, "current": current},
+    )
+    identities = scratch.run(
+        """
+        SELECT ids.distinct_id, ids.person_id, COALESCE(current.properties, '{}') AS person_properties
+        FROM ids LEFT JOIN current USING (person_id)
+        """,
+        {"ids": ids, "current": current},
+    )
+    distinct_ids = scratch.run(
+        "SELECT $project AS project, distinct_id, person_id, version, $now AS updated_at FROM changes",
+        {"changes": identity.changed_rows()},
+        {"project": project, "now": now},
+    )
+    persons = scratch.run(
+        """
+        WITH batch_persons AS (
+            SELECT person_id, min(first_seen) AS first_seen, bool_or(identified) AS identified
+            FROM ids GROUP BY person_id
+        ), final_states AS (
+            SELECT person_id, arg_max(properties, seq) AS properties FROM states GROUP BY person_id
+        )
+        SELECT $project AS project, batch_persons.person_id,
+            COALESCE(final_states.properties, current.properties, '{}') AS properties,
+            COALESCE(current.created_at, batch_persons.first_seen) AS created_at,
+            COALESCE(current.is_identified, false) OR batch_persons.identified OR identified.person_id IS NOT NULL
+                AS is_identified,
+            COALESCE(current.version + 1, 0) AS version
+        FROM batch_persons
+        LEFT JOIN final_states USING (person_id)
+        LEFT JOIN current USING (person_id)
+        LEFT JOIN identified USING (person_id)
+        WHERE current.person_id IS NULL OR current.changed
+           OR (final_states.person_id IS NOT NULL AND final_states.properties <> current.properties)
+           OR ((batch_persons.identified OR identified.person_id IS NOT NULL) AND NOT current.is_identified)
+        """,
+        {
+            "ids": ids,
+            "states": states,
+            "current": current,
+            "identified": pa.table({"person_id": pa.array(sorted(identity.identified), pa.string())}),
+        },
+        {"project": project},
+    )
+    return PersonWrites(identities, row_snapshots, distinct_ids, persons, warnings)
+
+
+class _Identity:
+    """The distinct-id map of the ids a batch touches, with the batch's links applied in order."""
+
+    def __init__(self, project: str, known: pa.Table, current: pa.Table, first_seen: dict[str, dt.datetime]) -> None:
+        self.project = project
+        self.first_seen = first_seen  # in this batch
+        self.known_ids = set(known.column("distinct_id").to_pylist())
+        self.person: dict[str, str] = {}
+        self.version: dict[str, int] = {}
+        # person ids known to be identified
+        self.identified = set(current.filter(current.column("is_identified")).column("person_id").to_pylist())
+        self.changed: set[str] = set()  # distinct ids whose mapping is new or moved
+        self.absorbed: dict[str, str] = {}  # person merged away -> the person it merged into
+        self.add_known(known)
+
+    def add_known(self, known: pa.Table) -> None:
+        for distinct_id, person_id, version in zip(
+            *(known.column(name).to_pylist() for name in ("distinct_id", "person_id", "version")), strict=True
+        ):
+            self.person.setdefault(distinct_id, person_id)
+            self.version.setdefault(distinct_id, version)
+
+    def person_of(self, distinct_id: str) -> str:
+        if distinct_id not in self.person:
+            self.person[distinct_id] = _new_person_id(self.project, distinct_id)
+            self.changed.add(distinct_id)
+        return self.person[distinct_id]
+
+    def link(self, links: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+        warnings = []
+        for row in links:
+            source, target = row["from_id"], row["to_id"]
+            if source.strip().lower() in PLACEHOLDER_IDS or target.strip().lower() in PLACEHOLDER_IDS:
+                warnings.append(
+                    (
+                        "merge_refused",
+                        "distinct_id",
+                        f"did not link {source!r} and {target!r}: placeholder ids are never merged",
+                    )
+                )
+                continue
+            if (
+                row["explicit"]
+                and target not in self.known_ids
+                and self.first_seen.get(target, row["timestamp"]) >= row["timestamp"]
+            ):
+                # An alias to an id first used right here (a rename, or identify with a new user id): the id
+                # joins the existing person, which stays identified if it was.
+                source_person = self.person_of(source)
+                created = self.person.get(target)
+                self.person[target] = source_person
+                self.changed.add(target)
+                if created is not None and created != source_person:
+                    self._absorb(created, source_person)
+                if row["identified"]:
+                    self.identified.add(source_person)
+                continue
+            target_person = self.person_of(target)
+            if row["identified"]:
+                self.identified.add(target_person)
+            if source not in self.person:
+                self.person[source] = target_person
+                self.changed.add(source)
+                continue
+            source_person = self.person[source]
+            if source_person == target_person:
+                continue
+            if source_person in self.identified and target_person in self.identified:
+                warnings.append(
+                    (
+                        "merge_refused",
+                        "distinct_id",
+                        f"did not merge {source!r} into {target!r}: both are identified persons",
+                    )
+                )
+                continue
+            if target_person in self.identified or source_person not in self.identified:
+                self._absorb(source_person, target_person)
+            else:
+                self._absorb(target_person, source_person)
+        return warnings
+
+    def _absorb(self, merged: str, into: str) -> None:
+        for person in [key for key, value in self.absorbed.items() if value == merged]:
+            self.absorbed[person] = into
+        self.absorbed[merged] = into
+        self.move_absorbed()
+
+    def move_absorbed(self) -> None:
+        for distinct_id, person in self.person.items():
+            if person in self.absorbed:
+                self.person[distinct_id] = self.absorbed[person]
+                self.changed.add(distinct_id)
+
+    def mapping_table(self, distinct_ids: list[str]) -> pa.Table:
+        return pa.table(
+            {
+                "distinct_id": pa.array(distinct_ids, pa.string()),
+                "person_id": pa.array([self.person_of(i) for i in distinct_ids], pa.string()),
+            }
+        )
+
+    def changed_rows(self) -> pa.Table:
+        changed = sorted(self.changed)
+        return pa.table(
+            {
+                "distinct_id": pa.array(changed, pa.string()),
+                "person_id": pa.array([self.person[i] for i in changed], pa.string()),
+                "version": pa.array([self.version[i] + 1 if i in self.version else 0 for i in changed], pa.int64()),
+            }
+        )
+
+    def merge_properties(self, current: pa.Table) -> pa.Table:
+        """Fold merged persons' properties into the persons they merged into (the latter's values win),
+        and mark those persons as changed."""
+        rows = {row["person_id"]: row for row in current.to_pylist()}
+        changed = set()
+        for merged, into in self.absorbed.items():
+            source = orjson.loads(rows[merged]["properties"]) if merged in rows else {}
+            target_row = rows.get(into)
+            target = orjson.loads(target_row["properties"]) if target_row else {}
+            combined = {**source, **target}
+            if target_row is None:
+                created = rows[merged]["created_at"] if merged in rows else None
+                rows[into] = {
+                    "person_id": into,
+                    "properties": orjson.dumps(combined).decode(),
+                    "created_at": created,
+                    "is_identified": into in self.identified,
+                    "version": -1,
+                }
+            else:
+                target_row["properties"] = orjson.dumps(combined).decode()
+                if (
+                    merged in rows
+                    and rows[merged]["created_at"]
+                    and (target_row["created_at"] is None or rows[merged]["created_at"] < target_row["created_at"])
+                ):
+                    target_row["created_at"] = rows[merged]["created_at"]
+            changed.add(into)
+        table = pa.Table.from_pylist(list(rows.values()), schema=_CURRENT_SCHEMA)
+        return table.append_column("changed", pa.array([row in changed for row in rows], pa.bool_()))
+
+
+def _mapping(engine: Engine, project: str, key: str, keys: pa.Table) -> pa.Table:
+    """The latest person and version of each distinct id selected by `key` (distinct_id or person_id)."""
+    if key == "distinct_id":
+        return state.latest(engine, tables.PERSON_DISTINCT_IDS, project, keys, ["person_id"])
+    # Every distinct id that ever mapped to these persons, counted only if its latest mapping still does.
+    ever = engine.execute(
+        exp.select("distinct_id")
+        .distinct()
+        .from_("person_distinct_ids")
+        .where(
+            exp.and_(
+                exp.column("project").eq(exp.Placeholder(this="project")),
+                exp.column("person_id").isin(query=exp.select(exp.cast(exp.column("person_id"), "uuid")).from_("keys")),
+            )
+        ),
+        {"project": project},
+        tables={"keys": keys},
+    )
+    latest_of_ids = _mapping(engine, project, "distinct_id", ever.cast(pa.schema([("distinct_id", pa.string())])))
+    return latest_of_ids.filter(pc.is_in(latest_of_ids.column("person_id"), keys.column("person_id")))
+
+
+def _current_persons(engine: Engine, project: str, person_ids: pa.Table) -> pa.Table:
+    columns = ["properties", "created_at", "is_identified"]
+    return state.latest(engine, tables.PERSONS, project, person_ids, columns).select(_CURRENT_SCHEMA.names)
+
+
+def _property_states(ordered: pa.Table, current: pa.Table) -> pa.Table:
+    """The person's properties after each event that changes them: (person_id, seq, properties)."""
+    changes = scratch.run(
+        """
+        SELECT ordered.person_id, seq, person_updates, current.properties AS current_properties
+        FROM ordered LEFT JOIN current USING (person_id)
+        WHERE person_updates IS NOT NULL
+        ORDER BY ordered.person_id, seq
+        """,
+        {"ordered": ordered, "current": current.select(["person_id", "properties"])},
+    )
+    person_ids, seqs, states = [], [], []
+    person: str | None = None
+    properties: dict[str, Any] = {}
+    previous_updates: str | None = None
+    for person_id, seq, updates, current_properties in zip(
+        *(changes.column(name).to_pylist() for name in changes.column_names), strict=True
+    ):
+        if person_id != person:
+            person, previous_updates = person_id, None
+            properties = orjson.loads(current_properties) if current_properties else {}
+        operations = orjson.loads(updates)
+        if updates == previous_updates and set(operations) <= IDEMPOTENT_OPERATIONS:
+            continue  # the same idempotent update again changes nothing
+        previous_updates = updates
+        properties = apply_updates(properties, operations)
+        person_ids.append(person_id)
+        seqs.append(seq)
+        states.append(orjson.dumps(properties).decode())
+    return pa.table([person_ids, seqs, states], schema=_STATE_SCHEMA)

@@ -1,0 +1,177 @@
+"""Writing normalized batches to the warehouse: dedup, person snapshots, the user_days rollup,
+ingestion warnings and the spool checkpoint, in one transaction where the engine has them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlglot import exp
+
+from sextant.ingest import dedup, groups, persons, pings, scratch, tracking_plan
+from sextant.project import Project
+from sextant.warehouse import tables
+from sextant.warehouse.engine import Engine
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    stored: int
+    duplicates: int
+    # Positions (row numbers in the written batch) of the rows that were stored.
+    kept_positions: np.ndarray
+
+    def part(self, start: int, end: int) -> WriteResult:
+        """What happened to rows [start, end) of the batch, with positions relative to `start`."""
+        kept = self.kept_positions[(self.kept_positions >= start) & (self.kept_positions < end)] - start
+        return WriteResult(len(kept), end - start - len(kept), kept)
+
+
+class EventStore:
+    """Appends normalized events to the warehouse. Only one EventStore may write a warehouse at a time."""
+
+    def __init__(self, project: Project, engine: Engine) -> None:
+        self.project = project
+        self.engine = engine
+
+    def checkpoint(self) -> int:
+        """The number of the last spool record whose events are stored (0 if none)."""
+        result = self.engine.execute(
+            exp.select(exp.Max(this=exp.column("spool_sequence")))
+            .from_(tables.INGEST_CHECKPOINTS.name)
+            .where(exp.column("project").eq(exp.Placeholder(this="project"))),
+            {"project": self.project.name},
+        )
+        value = result.column(0)[0].as_py() if result.num_rows else None
+        return int(value or 0)
+
+    def write(self, batch: pa.Table, *, checkpoint: int | None = None, replayed: bool = False) -> WriteResult:
+        """Store a batch in `normalize.NORMALIZED_SCHEMA`. `checkpoint` records the spool record it ends;
+        `replayed` marks a batch replayed from the spool, whose events may already be stored."""
+        now = dt.datetime.now(dt.UTC)
+        project = self.project.name
+        settings = self.project.config.ingest
+        batch = batch.append_column("position", pa.array(np.arange(batch.num_rows, dtype=np.int64)))
+        dropped = dedup.duplicate_positions(batch, self.engine, project, settings.dedup_window)
+        if replayed and not self.engine.transactional:
+            dropped = pa.concat_tables([dropped, dedup.stored_uuid_positions(batch, self.engine, project)])
+        keep = pc.invert(pc.is_in(batch.column("position"), value_set=dropped.column("position")))
+        kept = batch.filter(keep) if dropped.num_rows else batch
+        # Instance pings travel as events but are stored as pings and instance states.
+        is_ping = pc.equal(kept.column("source"), pings.SOURCE)
+        ping_rows, instance_rows = (
+            pings.rows(kept.filter(is_ping), self.engine, project, self.project.config.telemetry.releases)
+            if pc.any(is_ping).as_py()
+            else (None, None)
+        )
+        if ping_rows is not None:
+            kept = kept.filter(pc.invert(is_ping))
+        # Events on the tracking plan's deny list are counted (with their warning) and not stored.
+        with_denied = kept
+        denied = scratch.run(
+            f"SELECT list_contains(list_transform(warnings, lambda w: w.kind), '{tracking_plan.DENIED}') AS denied "
+            "FROM kept",
+            {"kept": kept.select(["warnings"])},
+        ).column("denied")
+        if pc.any(denied).as_py():
+            kept = kept.filter(pc.invert(denied))
+        people = persons.resolve(
+            kept.select(
+                ["position", "distinct_id", "user_id", "device_id", "previous_id", "timestamp", "person_updates"]
+            ),
+            self.engine,
+            project,
+            now,
+        )
+        # The events are joined to their snapshots inside the warehouse's insert, so the wide rows are not
+        # copied once more on the way.
+        passed_on = [name for name in tables.EVENTS.column_names if name not in ("project", "person_properties")]
+        events = (
+            exp.select(
+                exp.Literal.string(project).as_("project"),
+                *(exp.column(name, "kept").as_(name) for name in passed_on),
+                exp.func(
+                    "COALESCE",
+                    exp.column("person_properties", "row_snapshots"),
+                    exp.column("person_properties", "identities"),
+                ).as_("person_properties"),
+            )
+            .from_("kept")
+            .join("identities", using=["distinct_id"])
+            .join("row_snapshots", using=["position"], join_type="left")
+        )
+        event_tables = {
+            "kept": kept.select([*passed_on, "position"]),
+            "identities": people.identities.select(["distinct_id", "person_properties"]),
+            "row_snapshots": people.row_snapshots,
+        }
+        rollup = scratch.run(
+            """
+            SELECT $project AS project, CAST(timezone($timezone, timestamp) AS DATE) AS day, event, distinct_id,
+                count(*) AS count
+            FROM kept GROUP BY ALL
+            """,
+            {"kept": kept.select(["timestamp", "event", "distinct_id"])},
+            {"project": project, "timezone": self.project.config.timezone},
+        )
+        group_rows, group_warnings = groups.resolve(
+            kept.select(["timestamp", "position", "groups", "group_updates"]), self.engine, project, now
+        )
+        # Warnings found by validation travel with their events; those of identity and groups are added here.
+        later = pa.table(
+            {
+                "kind": [kind for kind, _, _ in people.warnings + group_warnings],
+                "field": [field for _, field, _ in people.warnings + group_warnings],
+                "message": [message for _, _, message in people.warnings + group_warnings],
+            },
+            schema=pa.schema([("kind", pa.string()), ("field", pa.string()), ("message", pa.string())]),
+        )
+        warnings = scratch.run(
+            """
+            SELECT $project AS project, $now AS timestamp, kind, event, field, any_value(message) AS message,
+                count(*) AS count, any_value(uuid) AS example_uuid
+            FROM (
+                SELECT uuid, event, warning.kind AS kind, warning.field AS field, warning.message AS message
+                FROM (SELECT uuid, event, unnest(warnings) AS warning FROM kept WHERE len(warnings) > 0)
+                UNION ALL
+                SELECT NULL, NULL, kind, field, message FROM later
+            )
+            GROUP BY kind, event, field
+            """,
+            {"kept": with_denied.select(["uuid", "event", "warnings"]), "later": later},
+            {"project": project, "now": now},
+        )
+        with self.engine.transaction():
+            self.engine.insert_select(tables.EVENTS, events, event_tables)
+            if people.distinct_ids.num_rows:
+                self.engine.insert(tables.PERSON_DISTINCT_IDS, people.distinct_ids)
+            if people.persons.num_rows:
+                self.engine.insert(tables.PERSONS, people.persons)
+            if group_rows.num_rows:
+                self.engine.insert(tables.GROUPS, group_rows)
+            if ping_rows is not None and instance_rows is not None:
+                self.engine.insert(tables.PINGS, ping_rows)
+                self.engine.insert(tables.INSTANCES, instance_rows)
+            self.engine.insert(tables.USER_DAYS, rollup)
+            if warnings.num_rows:
+                self.engine.insert(tables.INGESTION_WARNINGS, warnings)
+            if checkpoint is not None:
+                self.engine.insert(
+                    tables.INGEST_CHECKPOINTS,
+                    pa.table(
+                        {
+                            "project": [project],
+                            "spool_sequence": [checkpoint],
+                            "written_at": pa.array([now], pa.timestamp("us", tz="UTC")),
+                        }
+                    ),
+                )
+        return WriteResult(
+            stored=kept.num_rows,
+            duplicates=batch.num_rows - kept.num_rows,
+            kept_positions=kept.column("position").to_numpy(),
+        )

@@ -1,0 +1,249 @@
+"""ClickHouse: the warehouse for data that outgrows one machine.
+
+Two transports share the dialect, the table layout and the parameter typing: a ClickHouse server reached
+with clickhouse-connect (`clickhouse://host:port/db`), and chDB (`chdb:///dir`), ClickHouse's own engine
+running in process, which the test suite uses.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import urllib.parse
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pyarrow as pa
+from sqlglot import exp
+
+from sextant.errors import WarehouseError
+from sextant.warehouse.engine import ArrowTables, Engine, Parameters
+from sextant.warehouse.tables import Column, ColumnType, Table, TableKind
+
+_TYPES = {
+    ColumnType.STRING: "String",
+    ColumnType.UUID: "UUID",
+    ColumnType.TIMESTAMP: "DateTime64(6, 'UTC')",
+    ColumnType.DATE: "Date32",
+    ColumnType.INT64: "Int64",
+    ColumnType.FLOAT64: "Float64",
+    ColumnType.BOOLEAN: "Bool",
+    ColumnType.JSON: "String",
+}
+
+
+# Standard SQL semantics: a column keeps its meaning where a SELECT alias has the same name, and outer joins
+# give NULL (not a default value) for missing rows.
+SESSION_SETTINGS = {"prefer_column_name_to_alias": 1, "join_use_nulls": 1}
+
+
+def parameter_type(value: object) -> str:
+    """The ClickHouse type a bound Python value is declared as."""
+    if value is None:
+        return "Nullable(String)"
+    if isinstance(value, bool):
+        return "Bool"
+    if isinstance(value, int):
+        return "Int64"
+    if isinstance(value, float):
+        return "Float64"
+    if isinstance(value, dt.datetime):
+        return "DateTime64(6, 'UTC')"
+    if isinstance(value, dt.date):
+        return "Date32"
+    if isinstance(value, list | tuple):
+        return f"Array({parameter_type(value[0]) if value else 'String'})"
+    return "String"
+
+
+class ClickHouseEngine(Engine):
+    """The ClickHouse dialect; subclasses supply the transport."""
+
+    dialect = "clickhouse"
+    # Writes to several tables are separate inserts; after a crash the writer replays its spool and skips
+    # events already stored (by uuid), but a rollup row of that interrupted batch may be counted twice.
+    transactional = False
+
+    def execute(
+        self,
+        statement: exp.Expression | str,
+        parameters: Parameters | None = None,
+        tables: ArrowTables | None = None,
+    ) -> pa.Table:
+        if parameters and isinstance(statement, exp.Expression):
+            statement = _typed_placeholders(statement, parameters)
+        sql = self.render(statement)
+        try:
+            return self._run(sql, dict(parameters or {}), dict(tables or {}))
+        except WarehouseError:
+            raise
+        except Exception as error:
+            raise WarehouseError(f"ClickHouse could not run a statement: {error}\n{sql}") from error
+
+    def _run(self, sql: str, parameters: dict[str, object], tables: dict[str, pa.Table]) -> pa.Table:
+        raise NotImplementedError
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        yield
+
+    def column_type(self, column: Column) -> exp.DataType:
+        name = _TYPES[column.type]
+        return exp.DataType.build(f"Nullable({name})" if column.nullable else name, dialect=self.dialect)
+
+    def table_properties(self, table: Table) -> list[exp.Expression]:
+        engine: exp.Expression
+        if table.kind is TableKind.LATEST:
+            engine = exp.Anonymous(this="ReplacingMergeTree", expressions=[exp.column(table.version_column)])
+        elif table.kind is TableKind.SUMMING:
+            engine = exp.Anonymous(this="SummingMergeTree", expressions=[exp.column("count")])
+        else:
+            engine = exp.Anonymous(this="MergeTree", expressions=[])
+        properties: list[exp.Expression] = [exp.EngineProperty(this=engine)]
+        if table.partition_by_month:
+            month = exp.Anonymous(this="toYYYYMM", expressions=[exp.column(table.partition_by_month)])
+            properties.append(exp.PartitionedByProperty(this=month))
+        key = exp.Tuple(expressions=[exp.column(name) for name in table.sort_key])
+        properties.append(exp.Order(expressions=[exp.Ordered(this=key, nulls_first=False)]))
+        return properties
+
+    def list_tables_statement(self) -> exp.Expression:
+        return exp.select("name").from_("system.tables").where("database = currentDatabase()")
+
+
+def _typed_placeholders(statement: exp.Expression, parameters: Parameters) -> exp.Expression:
+    """ClickHouse binds `{name: Type}`; declare each placeholder's type from its value."""
+
+    def declare(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Placeholder) and node.name in parameters and not node.args.get("kind"):
+            kind = exp.DataType.build(parameter_type(parameters[node.name]), dialect="clickhouse")
+            return exp.Placeholder(this=node.name, kind=kind)
+        return node
+
+    return statement.transform(declare)
+
+
+class ChDBEngine(ClickHouseEngine):
+    """ClickHouse's engine in process, on a directory (`chdb:///path/to/dir`)."""
+
+    def __init__(self, url: str, session: Any = None) -> None:
+        super().__init__(url)
+        if session is None:
+            import chdb
+
+            path = url.removeprefix("chdb://")
+            session = chdb.connect(":memory:" if path in {":memory:", "/:memory:"} else path)
+            for name, value in SESSION_SETTINGS.items():
+                session.query(f"SET {name} = {value}")
+        self.session = session
+        # chDB's connection is process-wide; temporary tables are named per call, under one lock.
+        self._lock = threading.RLock()
+
+    def _run(self, sql: str, parameters: dict[str, object], tables: dict[str, pa.Table]) -> pa.Table:
+        with self._lock:
+            for name, arrow in tables.items():
+                self._load_temporary(name, arrow)
+            try:
+                text_parameters = {name: _parameter_text(value) for name, value in parameters.items()}
+                result = self.session.query(sql, "ArrowTable", params=text_parameters or None)
+            finally:
+                for name in tables:
+                    self.session.query(f"DROP TEMPORARY TABLE IF EXISTS {exp.to_identifier(name).sql()}")
+        return result if isinstance(result, pa.Table) else pa.table({})
+
+    def _load_temporary(self, name: str, arrow: pa.Table) -> None:
+        # An all-NULL column has Arrow's null type, which ClickHouse cannot store; give it a type.
+        arrow_rows = pa.table(  # noqa: F841 - chDB's Python() below reads it by name
+            [column.cast(pa.string()) if pa.types.is_null(column.type) else column for column in arrow.columns],
+            names=arrow.column_names,
+        )
+        # chDB's Python() table function reads the local variable `arrow_rows` of this frame.
+        identifier = exp.to_identifier(name).sql("clickhouse")
+        self.session.query(f"CREATE TEMPORARY TABLE {identifier} ENGINE = Memory AS SELECT * FROM Python(arrow_rows)")
+
+    def cursor(self) -> ChDBEngine:
+        return self
+
+    def close(self) -> None:
+        self.session.close()
+
+
+class ClickHouseServerEngine(ClickHouseEngine):
+    """A ClickHouse server over HTTP (`clickhouse://user:password@host:8123/database`)."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        import clickhouse_connect
+
+        parts = urllib.parse.urlsplit(url)
+        self.client = clickhouse_connect.get_client(
+            host=parts.hostname or "localhost",
+            port=parts.port or 8123,
+            username=urllib.parse.unquote(parts.username or "default"),
+            password=urllib.parse.unquote(parts.password or ""),
+            database=parts.path.strip("/") or "default",
+            settings=SESSION_SETTINGS,
+        )
+
+    def _run(self, sql: str, parameters: dict[str, object], tables: dict[str, pa.Table]) -> pa.Table:
+        for name, arrow in tables.items():
+            self._load_temporary(name, arrow)
+        try:
+            if sql.lstrip().upper().startswith(("SELECT", "WITH")):
+                return self.client.query_arrow(sql, parameters=parameters)
+            self.client.command(sql, parameters=parameters)
+            return pa.table({})
+        finally:
+            for name in tables:
+                self.client.command(f"DROP TEMPORARY TABLE IF EXISTS {exp.to_identifier(name).sql('clickhouse')}")
+
+    def _load_temporary(self, name: str, arrow: pa.Table) -> None:
+        # Temporary tables live in the client's session, so concurrent cursors do not see each other's.
+        identifier = exp.to_identifier(name).sql("clickhouse")
+        columns = ", ".join(
+            f"{exp.to_identifier(field.name).sql('clickhouse')} {_arrow_to_clickhouse(field.type)}"
+            for field in arrow.schema
+        )
+        self.client.command(f"CREATE TEMPORARY TABLE {identifier} ({columns}) ENGINE = Memory")
+        self.client.insert_arrow(name, arrow)
+
+    def cursor(self) -> ClickHouseServerEngine:
+        return ClickHouseServerEngine(self.url)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _arrow_to_clickhouse(arrow_type: pa.DataType) -> str:
+    if pa.types.is_timestamp(arrow_type):
+        return "Nullable(DateTime64(6, 'UTC'))"
+    if pa.types.is_integer(arrow_type):
+        return "Nullable(Int64)"
+    if pa.types.is_floating(arrow_type):
+        return "Nullable(Float64)"
+    if pa.types.is_boolean(arrow_type):
+        return "Nullable(Bool)"
+    if pa.types.is_date(arrow_type):
+        return "Nullable(Date32)"
+    return "Nullable(String)"
+
+
+def _parameter_text(value: object) -> str:
+    """A bound value in the text form ClickHouse parses query parameters from."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(_quoted(item) for item in value) + "]"
+    text = str(value)
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+
+
+def _quoted(value: object) -> str:
+    if isinstance(value, str):
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return _parameter_text(value)

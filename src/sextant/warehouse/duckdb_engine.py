@@ -1,0 +1,103 @@
+"""DuckDB: the embedded default warehouse, one file and no server."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import duckdb
+import pyarrow as pa
+from sqlglot import exp
+
+from sextant.errors import WarehouseError
+from sextant.warehouse.engine import ArrowTables, Engine, Parameters
+from sextant.warehouse.tables import Column, ColumnType, Table
+
+_TYPES = {
+    ColumnType.STRING: "VARCHAR",
+    ColumnType.UUID: "UUID",
+    ColumnType.TIMESTAMP: "TIMESTAMPTZ",
+    ColumnType.DATE: "DATE",
+    ColumnType.INT64: "BIGINT",
+    ColumnType.FLOAT64: "DOUBLE",
+    ColumnType.BOOLEAN: "BOOLEAN",
+    ColumnType.JSON: "JSON",
+}
+
+
+class DuckDBEngine(Engine):
+    dialect = "duckdb"
+    transactional = True
+
+    def __init__(self, url: str, connection: duckdb.DuckDBPyConnection | None = None) -> None:
+        super().__init__(url)
+        if connection is None:
+            path = url.removeprefix("duckdb://")
+            path = ":memory:" if path in {":memory:", "/:memory:"} else path
+            try:
+                connection = duckdb.connect(path)
+                connection.execute("SET TimeZone = 'UTC'")
+                connection.execute("SET enable_progress_bar = false")
+            except duckdb.IOException as error:
+                raise WarehouseError(
+                    f"cannot open the DuckDB warehouse {path}: {error}. Only one process may write a DuckDB "
+                    "file; if a Sextant server owns it, send writes through the server's API"
+                ) from None
+        self.connection = connection
+        # Registered Arrow tables are per connection; one lock keeps concurrent callers apart.
+        self._lock = threading.RLock()
+
+    def execute(
+        self,
+        statement: exp.Expression | str,
+        parameters: Parameters | None = None,
+        tables: ArrowTables | None = None,
+    ) -> pa.Table:
+        sql = self.render(statement)
+        with self._lock:
+            for name, arrow in (tables or {}).items():
+                self.connection.register(name, arrow)
+            try:
+                result = self.connection.execute(sql, dict(parameters) if parameters else None)
+                return result.to_arrow_table()
+            except duckdb.Error as error:
+                raise WarehouseError(f"DuckDB could not run a statement: {error}\n{sql}") from error
+            finally:
+                for name in tables or {}:
+                    # In an aborted transaction this fails too; the next registration replaces the name.
+                    with contextlib.suppress(duckdb.TransactionException):
+                        self.connection.unregister(name)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self._lock:
+            self.connection.begin()
+            try:
+                yield
+            except BaseException:
+                self.connection.rollback()
+                raise
+            self.connection.commit()
+
+    def column_type(self, column: Column) -> exp.DataType:
+        return exp.DataType.build(_TYPES[column.type], dialect=self.dialect)
+
+    def column_definition(self, column: Column) -> exp.ColumnDef:
+        definition = super().column_definition(column)
+        if not column.nullable:
+            definition.set("constraints", [exp.ColumnConstraint(kind=exp.NotNullColumnConstraint())])
+        return definition
+
+    def table_properties(self, table: Table) -> list[exp.Expression]:
+        return []
+
+    def list_tables_statement(self) -> exp.Expression:
+        return exp.select("table_name").from_("information_schema.tables").where("table_schema = 'main'")
+
+    def cursor(self) -> DuckDBEngine:
+        return DuckDBEngine(self.url, self.connection.cursor())
+
+    def close(self) -> None:
+        self.connection.close()

@@ -1,0 +1,61 @@
+"""The FastAPI application: routes, error responses, and the ingestion pipeline's lifetime."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from sextant import instances
+from sextant.auth.keys import KeyChecker
+from sextant.errors import Overloaded, PayloadTooLarge, RateLimited, SextantError
+from sextant.ingest.pipeline import IngestPipeline
+from sextant.ingest.rate_limit import RateLimiter
+from sextant.web import catalog_routes, health_routes, ingest_routes, telemetry_routes, vendor_routes
+from sextant.web.state import ServerState
+from sextant.workspace import Workspace
+
+
+def create_app(workspace: Workspace, local_token: str | None = None) -> FastAPI:
+    settings = workspace.project.config.ingest
+    state = ServerState(
+        workspace=workspace,
+        pipeline=IngestPipeline(workspace.project, workspace.warehouse),
+        keys=KeyChecker(workspace.metadata),
+        rate_limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
+        local_token=local_token or secrets.token_urlsafe(32),
+        agreed_levels=instances.agreed_levels(workspace.warehouse, workspace.project.name),
+    )
+    state.keys.local_ingest_secrets.add(state.local_token)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state.pipeline.start()
+        try:
+            yield
+        finally:
+            state.pipeline.stop()
+
+    app = FastAPI(title="Sextant", lifespan=lifespan, docs_url="/api/docs", redoc_url=None)
+    app.state.sextant = state
+    app.include_router(health_routes.router)
+    app.include_router(ingest_routes.router)
+    app.include_router(telemetry_routes.router)
+    app.include_router(catalog_routes.router)
+    vendor_routes.register(app)
+    app.add_exception_handler(SextantError, _error_response)  # type: ignore[arg-type]
+    return app
+
+
+async def _error_response(request: Request, error: SextantError) -> JSONResponse:
+    headers = {}
+    if isinstance(error, RateLimited | Overloaded):
+        headers["Retry-After"] = str(max(1, round(error.retry_after)))
+    if isinstance(error, PayloadTooLarge) and error.close_connection:
+        headers["Connection"] = "close"
+    return JSONResponse(
+        {"error": type(error).__name__, "message": error.message}, status_code=error.status, headers=headers
+    )

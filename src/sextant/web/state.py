@@ -1,0 +1,40 @@
+"""What the server's routes share: the opened project, the ingestion pipeline and the key checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.requests import Request
+
+from sextant.auth.keys import KeyChecker
+from sextant.ingest.pipeline import IngestPipeline
+from sextant.ingest.rate_limit import RateLimiter
+from sextant.metadata.models import KeyKind
+from sextant.workspace import Workspace
+
+
+@dataclass
+class ServerState:
+    workspace: Workspace
+    pipeline: IngestPipeline
+    keys: KeyChecker
+    rate_limiter: RateLimiter
+    # A per-run secret in `.sextant/server.json`: lets CLI commands on this machine write through the server.
+    local_token: str
+    # Site id -> telemetry level agreed for the instance; pings are filtered by it before they are stored.
+    agreed_levels: dict[str, str]
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def reader_state(request: Request) -> ServerState:
+    """The server state, for a request with a personal API key (or the CLI's local token)."""
+    state: ServerState = request.app.state.sextant
+    token = bearer_token(request)
+    if token != state.local_token:
+        state.keys.require(token, KeyKind.PERSONAL)
+    return state

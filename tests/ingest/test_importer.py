@@ -1,0 +1,170 @@
+"""Bulk import of NDJSON, CSV and Parquet, the event_logs preset, and importing through a running server."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from sextant.cli.import_command import run_import
+from sextant.ingest.destinations import ServerDestination, WarehouseDestination
+from sextant.ingest.importer import FileFormat, Preset, count_rows, detect_format
+from sextant.ingest.store import EventStore
+from sextant.server import RunningServer
+from sextant.workspace import Workspace
+from tests.conftest import T0, LiveServer, ingest, journeys_for
+
+
+def stored(store: EventStore, columns: str = "event, distinct_id") -> list[dict[str, object]]:
+    return store.engine.execute(f"SELECT {columns} FROM events ORDER BY timestamp, event").to_pylist()
+
+
+def write_ndjson(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_ndjson_import_reports_rejections_by_line(tmp_path: Path, store: EventStore) -> None:
+    lines = journeys_for({"alice": [("Signed Up", T0), ("Search", T0 + dt.timedelta(minutes=1))]})
+    lines.insert(1, '{"event": "broken", "distinct_id": ')
+    lines.append('{"event": "no one"}')
+    path = write_ndjson(tmp_path / "events.ndjson", lines)
+    summary = run_import([path], store.project, WarehouseDestination(store))
+    assert (summary.read, summary.stored, summary.duplicates, summary.rejected) == (4, 2, 0, 2)
+    assert summary.reasons[("(event)", "the event is not valid JSON")] == (1, "events.ndjson:2")
+    assert summary.reasons[("distinct_id", "one of distinct_id, user_id or device_id is required")][1] == (
+        "events.ndjson:4"
+    )
+    assert [row["event"] for row in stored(store)] == ["Signed Up", "Search"]
+
+
+def test_reimporting_a_file_and_api_retries_do_not_double_count(tmp_path: Path, store: EventStore) -> None:
+    lines = journeys_for({"bob": [("A", T0, {"insert_id": "x1"}), ("B", T0, {"insert_id": "x2"})]})
+    path = write_ndjson(tmp_path / "events.jsonl", lines)
+    first = run_import([path], store.project, WarehouseDestination(store))
+    second = run_import([path], store.project, WarehouseDestination(store))
+    assert (first.stored, second.stored, second.duplicates) == (2, 0, 2)
+    api = ingest(store, journeys_for({"bob": [("A", T0, {"insert_id": "x1"})]}))
+    assert api.duplicates == 1
+    assert len(stored(store)) == 2
+
+
+def test_csv_with_a_column_mapping_and_extra_columns_as_properties(tmp_path: Path, store: EventStore) -> None:
+    path = tmp_path / "export.csv"
+    path.write_text(
+        "action,when,who,plan,seats\n"
+        "Signed Up,2024-05-06 09:00:00,alice,pro,5\n"
+        "Search,2024-05-06 09:05:00,alice,pro,\n"
+        ",2024-05-06 09:06:00,alice,pro,1\n"
+    )
+    mapping = {"event": "action", "timestamp": "when", "distinct_id": "who"}
+    summary = run_import([path], store.project, WarehouseDestination(store), mapping=mapping)
+    assert (summary.stored, summary.rejected) == (2, 1)
+    rows = stored(store, "event, timestamp, properties")
+    assert rows[0]["timestamp"] == dt.datetime(2024, 5, 6, 9, 0, tzinfo=dt.UTC)
+    assert json.loads(str(rows[0]["properties"])) == {"plan": "pro", "seats": 5}
+    assert json.loads(str(rows[1]["properties"])) == {"plan": "pro", "seats": None}
+
+
+def test_parquet_with_typed_columns(tmp_path: Path, store: EventStore) -> None:
+    table = pa.table(
+        {
+            "event": ["Viewed Page", "Viewed Page"],
+            "timestamp": pa.array([T0, T0 + dt.timedelta(hours=1)], pa.timestamp("us", tz="UTC")),
+            "user_id": ["u1", "u2"],
+            "properties": ['{"url": "/search"}', '{"url": "/pricing"}'],
+            "referrer": ["google", None],
+        }
+    )
+    path = tmp_path / "events.parquet"
+    pq.write_table(table, path)
+    assert count_rows(path, FileFormat.PARQUET) == 2
+    summary = run_import([path], store.project, WarehouseDestination(store))
+    assert summary.stored == 2
+    rows = stored(store, "distinct_id, properties")
+    assert [json.loads(str(row["properties"])) for row in rows] == [
+        {"referrer": "google", "url": "/search"},
+        {"referrer": None, "url": "/pricing"},
+    ]
+    assert [row["distinct_id"] for row in rows] == ["u1", "u2"]
+
+
+def test_event_logs_export_from_the_seeds_world(tmp_path: Path, store: EventStore) -> None:
+    table = pa.table(
+        {
+            "name": ["SearchSubmitted", "ViewRepogroup:python", "SearchSubmitted"],
+            "argument": ['{"code_search": {"results": {"results_count": 12}}}', None, "not json"],
+            "public_argument": ["{}", "{}", "{}"],
+            "user_id": pa.array([0, 42, 42], pa.int64()),
+            "anonymous_user_id": ["cookie-1", "cookie-2", "cookie-2"],
+            "timestamp": pa.array([T0, T0, T0 + dt.timedelta(minutes=2)], pa.timestamp("us", tz="UTC")),
+            "url": ["https://example.com/search", "https://example.com/python", None],
+            "source": ["WEB", "WEB", "WEB"],
+            "version": ["5.1.0", "5.1.0", "5.1.0"],
+            "feature_flags": ['{"search-ranking": true}', None, None],
+            "cohort_id": ["2024-05-06", None, None],
+            "insert_id": ["i1", "i2", "i3"],
+            "device_id": ["d1", "d2", "d2"],
+            "referrer": ["google", None, None],
+            "first_source_url": [None, None, None],
+        }
+    )
+    path = tmp_path / "event_logs.parquet"
+    pq.write_table(table, path)
+    summary = run_import([path], store.project, WarehouseDestination(store), preset=Preset.EVENT_LOGS)
+    assert summary.stored == 3
+    rows = stored(store, "event, distinct_id, user_id, device_id, insert_id, properties")
+    # Stored in object-action Proper Case, as the tracking plan's naming convention says by default.
+    assert [(r["event"], r["distinct_id"], r["user_id"], r["device_id"]) for r in rows] == [
+        ("Search Submitted", "cookie-1", None, "cookie-1"),  # user_id 0 means anonymous
+        ("View Repogroup:python", "42", "42", "cookie-2"),
+        ("Search Submitted", "42", "42", "cookie-2"),
+    ]
+    first = json.loads(str(rows[0]["properties"]))
+    assert first["$original_event"] == "SearchSubmitted"
+    assert first["argument"] == {"code_search": {"results": {"results_count": 12}}}  # JSON stays structured
+    assert first["feature_flags"] == {"search-ranking": True}
+    assert first["device_id"] == "d1" and first["version"] == "5.1.0"
+    assert json.loads(str(rows[2]["properties"]))["argument"] == "not json"  # kept, as a string
+
+
+def test_formats_are_detected_from_names(tmp_path: Path) -> None:
+    assert detect_format(Path("a.ndjson.gz"), None) is FileFormat.NDJSON
+    assert detect_format(Path("a.csv"), None) is FileFormat.CSV
+    assert detect_format(Path("a.bin"), FileFormat.PARQUET) is FileFormat.PARQUET
+    with pytest.raises(Exception, match="pass --format"):
+        detect_format(Path("a.bin"), None)
+
+
+def test_import_goes_through_a_running_server(tmp_path: Path, workspace: Workspace) -> None:
+    server = LiveServer(workspace)
+    try:
+        token = server.app.state.sextant.local_token
+        lines = [
+            orjson.dumps(
+                {
+                    "event": "Imported",
+                    "distinct_id": f"u{i}",
+                    "insert_id": f"k{i}",
+                    "timestamp": T0.isoformat(),
+                }
+            ).decode()
+            for i in range(250)
+        ]
+        path = write_ndjson(tmp_path / "events.ndjson", lines)
+        destination = ServerDestination(RunningServer(server.url, token, 0))
+        first = run_import([path], workspace.project, destination)
+        second = run_import([path], workspace.project, destination)
+        assert (first.stored, first.duplicates, second.stored, second.duplicates) == (250, 0, 0, 250)
+        reader = workspace.warehouse.cursor()
+        assert reader.execute("SELECT count(*) AS n FROM events").to_pylist() == [{"n": 250}]
+        wrong = ServerDestination(RunningServer(server.url, "not-the-token", 0))
+        with pytest.raises(Exception, match="refused the import"):
+            run_import([path], workspace.project, wrong)
+    finally:
+        server.stop()

@@ -1,0 +1,1 @@
+CREATE TABLE IF NOT EXISTS groups (project String, group_type String, group_key String, properties String, created_at DateTime64(6, 'UTC'), version Int64) ENGINE=ReplacingMergeTree(version) ORDER BY (project, group_type, group_key)

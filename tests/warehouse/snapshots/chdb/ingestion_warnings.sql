@@ -1,0 +1,1 @@
+CREATE TABLE IF NOT EXISTS ingestion_warnings (project String, timestamp DateTime64(6, 'UTC'), kind String, event Nullable(String), field Nullable(String), message String, count Int64, example_uuid Nullable(UUID)) ENGINE=MergeTree() ORDER BY (project, timestamp)

@@ -1,0 +1,1 @@
+CREATE TABLE IF NOT EXISTS instance_accounts (project String, site_id String, account_id Nullable(String), telemetry_level Nullable(String), source String, updated_at DateTime64(6, 'UTC'), version Int64) ENGINE=ReplacingMergeTree(version) ORDER BY (project, site_id)

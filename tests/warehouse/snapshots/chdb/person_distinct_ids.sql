@@ -1,0 +1,1 @@
+CREATE TABLE IF NOT EXISTS person_distinct_ids (project String, distinct_id String, person_id UUID, version Int64, updated_at DateTime64(6, 'UTC')) ENGINE=ReplacingMergeTree(version) ORDER BY (project, distinct_id)

@@ -1,0 +1,1 @@
+CREATE TABLE IF NOT EXISTS persons (project String, person_id UUID, properties String, created_at DateTime64(6, 'UTC'), is_identified Bool, version Int64) ENGINE=ReplacingMergeTree(version) ORDER BY (project, person_id)

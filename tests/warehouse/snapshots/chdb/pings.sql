@@ -1,0 +1,1 @@
+CREATE TABLE IF NOT EXISTS pings (project String, site_id String, timestamp DateTime64(6, 'UTC'), received_at DateTime64(6, 'UTC'), version String, telemetry_level String, payload String) ENGINE=MergeTree() PARTITION BY toYYYYMM(timestamp) ORDER BY (project, site_id, timestamp)

@@ -1,0 +1,1 @@
+CREATE TABLE IF NOT EXISTS user_days (project String, day Date32, event String, distinct_id String, count Int64) ENGINE=SummingMergeTree(count) PARTITION BY toYYYYMM(day) ORDER BY (project, day, event, distinct_id)

@@ -1,0 +1,1 @@
+CREATE TABLE IF NOT EXISTS events (project TEXT NOT NULL, uuid UUID NOT NULL, insert_id TEXT, event TEXT NOT NULL, timestamp TIMESTAMPTZ NOT NULL, received_at TIMESTAMPTZ NOT NULL, distinct_id TEXT NOT NULL, user_id TEXT, device_id TEXT, session_id TEXT, properties JSON NOT NULL, person_properties JSON NOT NULL, groups JSON NOT NULL, source TEXT NOT NULL)

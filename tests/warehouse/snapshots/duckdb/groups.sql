@@ -1,0 +1,1 @@
+CREATE TABLE IF NOT EXISTS groups (project TEXT NOT NULL, group_type TEXT NOT NULL, group_key TEXT NOT NULL, properties JSON NOT NULL, created_at TIMESTAMPTZ NOT NULL, version BIGINT NOT NULL)

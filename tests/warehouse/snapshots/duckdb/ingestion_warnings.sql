@@ -1,0 +1,1 @@
+CREATE TABLE IF NOT EXISTS ingestion_warnings (project TEXT NOT NULL, timestamp TIMESTAMPTZ NOT NULL, kind TEXT NOT NULL, event TEXT, field TEXT, message TEXT NOT NULL, count BIGINT NOT NULL, example_uuid UUID)

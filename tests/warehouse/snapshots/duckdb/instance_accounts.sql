@@ -1,0 +1,1 @@
+CREATE TABLE IF NOT EXISTS instance_accounts (project TEXT NOT NULL, site_id TEXT NOT NULL, account_id TEXT, telemetry_level TEXT, source TEXT NOT NULL, updated_at TIMESTAMPTZ NOT NULL, version BIGINT NOT NULL)

@@ -1,0 +1,1 @@
+CREATE TABLE IF NOT EXISTS pings (project TEXT NOT NULL, site_id TEXT NOT NULL, timestamp TIMESTAMPTZ NOT NULL, received_at TIMESTAMPTZ NOT NULL, version TEXT NOT NULL, telemetry_level TEXT NOT NULL, payload JSON NOT NULL)

@@ -1,0 +1,1 @@
+CREATE TABLE IF NOT EXISTS user_days (project TEXT NOT NULL, day DATE NOT NULL, event TEXT NOT NULL, distinct_id TEXT NOT NULL, count BIGINT NOT NULL)
