@@ -66,3 +66,9 @@ class IngestError(SextantError):
     """The request body cannot be read as events at all (as opposed to single bad events)."""
 
     status = 400
+
+
+class QueryError(SextantError):
+    """An insight or query spec that cannot be answered as given."""
+
+    status = 400

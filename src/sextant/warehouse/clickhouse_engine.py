@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -110,6 +110,40 @@ class ClickHouseEngine(Engine):
 
     def list_tables_statement(self) -> exp.Expression:
         return exp.select("name").from_("system.tables").where("database = currentDatabase()")
+
+    def json_text(self, document: exp.Expression, path: Sequence[str]) -> exp.Expression:
+        keys = [exp.Literal.string(key) for key in path]
+        kind = exp.func("JSONType", document.copy(), *keys)
+        return exp.Case(
+            ifs=[
+                exp.If(this=kind.eq(exp.Literal.string("String")), true=exp.func("JSONExtractString", document.copy(), *keys)),
+                exp.If(this=kind.copy().eq(exp.Literal.string("Null")).or_(
+                    exp.func("JSONHas", document.copy(), *keys).eq(0)), true=exp.null()),
+            ],
+            default=exp.func("JSONExtractRaw", document.copy(), *keys),
+        )
+
+    def to_number(self, text: exp.Expression) -> exp.Expression:
+        return exp.func("toFloat64OrNull", text)
+
+    def local_date(self, timestamp: exp.Expression, timezone: str) -> exp.Expression:
+        return exp.func("toDate32", timestamp, exp.Literal.string(timezone))
+
+    def local_hour(self, timestamp: exp.Expression, timezone: str) -> exp.Expression:
+        return exp.func("toString", exp.func("toStartOfHour", timestamp, exp.Literal.string(timezone)))
+
+    def truncate_date(self, date: exp.Expression, unit: str) -> exp.Expression:
+        if unit == "day":
+            return date
+        if unit == "week":
+            return exp.func("toMonday", date)
+        return exp.func("toStartOfMonth", date)
+
+    def quantile(self, value: exp.Expression, level: float) -> exp.Expression:
+        return exp.Anonymous(
+            this=exp.Anonymous(this="quantileExactInclusive", expressions=[exp.Literal.number(level)]),
+            expressions=[value],
+        )
 
 
 def _typed_placeholders(statement: exp.Expression, parameters: Parameters) -> exp.Expression:

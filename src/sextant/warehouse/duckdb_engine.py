@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import duckdb
@@ -92,6 +92,26 @@ class DuckDBEngine(Engine):
 
     def table_properties(self, table: Table) -> list[exp.Expression]:
         return []
+
+    def json_text(self, document: exp.Expression, path: Sequence[str]) -> exp.Expression:
+        json_path = "$" + "".join("." + '"' + key.replace('"', '\\"') + '"' for key in path)
+        return exp.func("json_extract_string", document, exp.Literal.string(json_path))
+
+    def to_number(self, text: exp.Expression) -> exp.Expression:
+        return exp.TryCast(this=text, to=exp.DataType.build("DOUBLE"))
+
+    def local_date(self, timestamp: exp.Expression, timezone: str) -> exp.Expression:
+        return exp.cast(exp.func("timezone", exp.Literal.string(timezone), timestamp), "DATE")
+
+    def local_hour(self, timestamp: exp.Expression, timezone: str) -> exp.Expression:
+        local = exp.func("timezone", exp.Literal.string(timezone), timestamp)
+        return exp.func("strftime", local, exp.Literal.string("%Y-%m-%d %H:00:00"))
+
+    def truncate_date(self, date: exp.Expression, unit: str) -> exp.Expression:
+        return exp.cast(exp.func("date_trunc", exp.Literal.string(unit), date), "DATE")
+
+    def quantile(self, value: exp.Expression, level: float) -> exp.Expression:
+        return exp.func("quantile_cont", value, exp.Literal.number(level))
 
     def list_tables_statement(self) -> exp.Expression:
         return exp.select("table_name").from_("information_schema.tables").where("table_schema = 'main'")

@@ -7,8 +7,9 @@ Adding an engine is one module with an `Engine` subclass plus one line in `ENGIN
 from __future__ import annotations
 
 import importlib
+from collections import Counter
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import ClassVar
 
@@ -27,6 +28,9 @@ ENGINES: dict[str, str] = {
 
 Parameters = Mapping[str, object]
 ArrowTables = Mapping[str, pa.Table]
+
+# Warehouse URL -> number of writes made by this process; query caches key their results on it.
+_generations: Counter[str] = Counter()
 
 
 class Engine(ABC):
@@ -63,6 +67,12 @@ class Engine(ABC):
         ).from_(select.subquery("incoming"))
         target = exp.Schema(this=exp.to_table(table.name), expressions=columns)
         self.execute(exp.Insert(this=target, expression=cast), tables=tables)
+        _generations[self.url] += 1
+
+    @property
+    def generation(self) -> int:
+        """Changes whenever this process writes to the warehouse (on any cursor)."""
+        return _generations[self.url]
 
     @abstractmethod
     def transaction(self) -> AbstractContextManager[None]:
@@ -82,6 +92,34 @@ class Engine(ABC):
 
     @abstractmethod
     def close(self) -> None: ...
+
+    # SQL building blocks whose spelling differs between dialects. Queries compose them, so that every engine
+    # gives the same answer for the same question.
+
+    @abstractmethod
+    def json_text(self, document: exp.Expression, path: Sequence[str]) -> exp.Expression:
+        """The value at `path` (object keys) in a JSON text as text: strings unquoted, numbers and booleans
+        as written, NULL when the key is missing or null."""
+
+    @abstractmethod
+    def to_number(self, text: exp.Expression) -> exp.Expression:
+        """A text as a double; NULL when it is not a number."""
+
+    @abstractmethod
+    def local_date(self, timestamp: exp.Expression, timezone: str) -> exp.Expression:
+        """The calendar date of a UTC timestamp in a time zone."""
+
+    @abstractmethod
+    def local_hour(self, timestamp: exp.Expression, timezone: str) -> exp.Expression:
+        """The local start of the hour of a UTC timestamp in a time zone, as text `YYYY-MM-DD HH:00:00`."""
+
+    @abstractmethod
+    def truncate_date(self, date: exp.Expression, unit: str) -> exp.Expression:
+        """The first day of the `day`, `week` (Monday) or `month` containing a date."""
+
+    @abstractmethod
+    def quantile(self, value: exp.Expression, level: float) -> exp.Expression:
+        """The exact quantile of an aggregated value, interpolated linearly between neighbours."""
 
     def render(self, statement: exp.Expression | str) -> str:
         return statement if isinstance(statement, str) else statement.sql(dialect=self.dialect)

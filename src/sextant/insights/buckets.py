@@ -1,0 +1,67 @@
+"""Time buckets in the project's time zone: how a query groups timestamps, and the full list of bucket labels
+a result shows (empty buckets included). Weeks start on Monday."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+
+from sqlglot import exp
+
+from sextant.insights.spec import DateRange, Interval
+from sextant.warehouse.engine import Engine
+
+
+def bucket_of_timestamp(engine: Engine, timestamp: exp.Expression, interval: Interval, timezone: str) -> exp.Expression:
+    if interval == "hour":
+        return engine.local_hour(timestamp, timezone)
+    return engine.truncate_date(engine.local_date(timestamp, timezone), interval)
+
+
+def bucket_of_date(engine: Engine, date: exp.Expression, interval: Interval) -> exp.Expression:
+    return engine.truncate_date(date, "day" if interval == "hour" else interval)
+
+
+def start_of(day: dt.date, interval: Interval) -> dt.date:
+    if interval == "week":
+        return day - dt.timedelta(days=day.weekday())
+    if interval == "month":
+        return day.replace(day=1)
+    return day
+
+
+def next_start(day: dt.date, interval: Interval) -> dt.date:
+    if interval == "week":
+        return day + dt.timedelta(days=7)
+    if interval == "month":
+        return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return day + dt.timedelta(days=1)
+
+
+def bucket_labels(dates: DateRange, interval: Interval) -> list[str]:
+    """Every bucket the range touches, in order."""
+    if interval == "hour":
+        zone = zoneinfo.ZoneInfo(dates.timezone)
+        labels: list[str] = []
+        instant = dates.start.replace(minute=0, second=0, microsecond=0)
+        while instant < dates.end:
+            text = label(instant.astimezone(zone).replace(minute=0, second=0, microsecond=0, tzinfo=None))
+            if not labels or labels[-1] != text:
+                labels.append(text)
+            instant += dt.timedelta(hours=1)
+        return labels
+    days = []
+    day = start_of(dates.first_day, interval)
+    while day <= dates.last_day:
+        days.append(day.isoformat())
+        day = next_start(day, interval)
+    return days
+
+
+def label(value: object) -> str:
+    """A bucket value from a query result as its label."""
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:00:00")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)

@@ -1,0 +1,258 @@
+"""The events an insight reads, as sqlglot: each event with its person resolved through the distinct-id map
+(so merges apply retroactively), the tracking plan's query-time transformations, and the spec's filters.
+
+Every user value is bound as a parameter. Access filters from the caller are applied to every scan.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from sqlglot import exp
+
+from sextant.errors import QueryError
+from sextant.ingest.tracking_plan import TrackingPlan, hidden_events, shown_event, shown_value
+from sextant.insights.spec import Breakdown, CohortFilter, DateRange, Filter, FilterGroup, PropertyFilter
+from sextant.warehouse.engine import Engine
+
+OTHER = "$other"  # the breakdown value that collects everything outside the top N
+NONE = "$none"  # the breakdown value of events without the property
+
+
+@dataclass
+class QueryContext:
+    """What a query needs besides its spec."""
+
+    engine: Engine
+    project: str
+    timezone: str
+    plan: TrackingPlan
+    now: dt.datetime
+    # Row-level access filters of the caller; applied to every scan.
+    access_filters: Sequence[Filter] = ()
+    # Cohort id -> a query of its members' person ids (text); None when cohorts are not available.
+    cohort_members: Callable[[int], exp.Select] | None = None
+
+
+@dataclass
+class Parameters:
+    """Values bound to named placeholders."""
+
+    values: dict[str, object] = field(default_factory=dict)
+
+    def bind(self, value: object) -> exp.Placeholder:
+        name = f"p{len(self.values)}"
+        self.values[name] = value
+        return exp.Placeholder(this=name)
+
+
+def stored_names(plan: TrackingPlan, shown: str) -> list[str]:
+    """The stored event names that queries show as `shown`, after renames and merges."""
+    transforms = plan.transformations
+    names = set(transforms.merge_events.get(shown, []))
+    names |= {stored for stored, name in transforms.rename_events.items() if name == shown}
+    merged_away = {stored for group in transforms.merge_events.values() for stored in group}
+    if shown not in transforms.rename_events and shown not in merged_away:
+        names.add(shown)
+    return sorted(names)
+
+
+class EventScan:
+    """Builds SELECTs over `events AS e`, joined on demand to the person map, current persons and groups."""
+
+    def __init__(self, context: QueryContext, parameters: Parameters, *, count_by: str, person_properties: str):
+        self.context = context
+        self.engine = context.engine
+        self.parameters = parameters
+        self.count_by = count_by
+        self.person_properties = person_properties
+        self._group_joins: set[str] = set()
+        self._current_persons = False
+
+    # Columns
+
+    def person(self) -> exp.Expression:
+        return exp.Coalesce(
+            this=exp.cast(exp.column("person_id", "m"), "text"), expressions=[exp.column("distinct_id", "e")]
+        )
+
+    def actor(self) -> exp.Expression:
+        """Who is counted: the person, or the group of the `count_by` type."""
+        if self.count_by == "persons":
+            return self.person()
+        return self.engine.json_text(exp.column("groups", "e"), [self.count_by])
+
+    def event(self) -> exp.Expression:
+        return shown_event(self.context.plan, exp.column("event", "e"))
+
+    def timestamp(self) -> exp.Expression:
+        return exp.column("timestamp", "e")
+
+    def property(self, kind: str, key: str, group_type: str | None = None) -> exp.Expression:
+        """A property as text."""
+        if kind == "event":
+            value = self.engine.json_text(exp.column("properties", "e"), [key])
+            return shown_value(self.context.plan, key, value)
+        if kind == "person":
+            if self.person_properties == "current":
+                self._current_persons = True
+                return self.engine.json_text(exp.column("properties", "cp"), [key])
+            return self.engine.json_text(exp.column("person_properties", "e"), [key])
+        assert group_type is not None
+        self._group_joins.add(group_type)
+        return self.engine.json_text(exp.column("properties", _group_alias(group_type)), [key])
+
+    def breakdown_value(self, breakdown: Breakdown) -> exp.Expression:
+        value = self.property(breakdown.type, breakdown.key, breakdown.group_type)
+        return exp.Coalesce(this=value, expressions=[exp.Literal.string(NONE)])
+
+    # Conditions
+
+    def events_named(self, name: str | None) -> exp.Expression | None:
+        """Events shown under `name` (None: every event)."""
+        if name is None:
+            return None
+        names = stored_names(self.context.plan, name)
+        if not names:
+            return exp.false()
+        return exp.column("event", "e").isin(*(self.parameters.bind(stored) for stored in names))
+
+    def condition(self, filters: Sequence[Filter], operator: str = "and") -> exp.Expression | None:
+        parts = [self._filter(item) for item in filters]
+        if not parts:
+            return None
+        return exp.and_(*parts) if operator == "and" else exp.or_(*parts)
+
+    def _filter(self, item: Filter) -> exp.Expression:
+        if isinstance(item, FilterGroup):
+            return exp.paren(self.condition(item.filters, item.operator) or exp.true())
+        if isinstance(item, CohortFilter):
+            if self.context.cohort_members is None:
+                raise QueryError("cohort filters need saved cohorts; this project has none")
+            member = self.person().isin(query=self.context.cohort_members(item.cohort))
+            return exp.not_(member) if item.negate else member
+        return self._property_condition(item)
+
+    def _property_condition(self, item: PropertyFilter) -> exp.Expression:
+        text = self.property(item.type, item.key, item.group_type)
+        bind = self.parameters.bind
+        value = item.value
+        if item.operator == "is_set":
+            return exp.Not(this=exp.Is(this=text, expression=exp.null()))
+        if item.operator == "not_set":
+            return exp.Is(this=text, expression=exp.null())
+        if item.operator in ("gt", "lt"):
+            number = self.engine.to_number(text)
+            bound = bind(float(str(value)))
+            return exp.GT(this=number, expression=bound) if item.operator == "gt" else exp.LT(this=number, expression=bound)
+        if item.operator == "in":
+            assert isinstance(value, list)
+            return text.isin(*(bind(_as_text(each)) for each in value))
+        if item.operator == "contains":
+            position = exp.StrPosition(this=exp.Lower(this=text), substr=exp.Lower(this=bind(_as_text(value))))
+            return exp.GT(this=exp.Coalesce(this=position, expressions=[exp.Literal.number(0)]), expression=exp.Literal.number(0))
+        if item.operator == "regex":
+            return exp.Coalesce(
+                this=exp.RegexpLike(this=text, expression=bind(str(value))), expressions=[exp.false()]
+            )
+        equal = self._equals(text, value)
+        if item.operator == "eq":
+            return equal
+        return exp.or_(exp.Is(this=text.copy(), expression=exp.null()), exp.not_(equal))
+
+    def _equals(self, text: exp.Expression, value: object) -> exp.Expression:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return exp.EQ(this=self.engine.to_number(text), expression=self.parameters.bind(float(value)))
+        return exp.EQ(this=text, expression=self.parameters.bind(_as_text(value)))
+
+    # The query
+
+    def select(
+        self,
+        *columns: exp.Expression,
+        dates: DateRange | None,
+        where: Sequence[exp.Expression | None] = (),
+    ) -> exp.Select:
+        """SELECT `columns` FROM the events of the project in `dates`, with the access filters, the plan's
+        hidden events and `where`; joins are added for whatever the columns and conditions read."""
+        conditions: list[exp.Expression] = [exp.column("project", "e").eq(self.parameters.bind(self.context.project))]
+        if dates is not None:
+            conditions.append(exp.GTE(this=self.timestamp(), expression=self.parameters.bind(dates.start)))
+            conditions.append(exp.LT(this=self.timestamp(), expression=self.parameters.bind(dates.end)))
+        hidden = hidden_events(self.context.plan, exp.column("event", "e"))
+        conditions.extend(part for part in (hidden, *where) if part is not None)
+        access = self.condition(self.context.access_filters)
+        if access is not None:
+            conditions.append(access)
+        if self.count_by != "persons":
+            conditions.append(exp.Not(this=exp.Is(this=self.actor(), expression=exp.null())))
+        # Joins last: building the columns and conditions above decides which joins are needed.
+        query = exp.select(*columns).from_(exp.to_table("events").as_("e"))
+        query = query.join(self._person_map(), on=exp.column("distinct_id", "m").eq(exp.column("distinct_id", "e")), join_type="left")
+        if self._current_persons:
+            on = exp.column("person_id", "cp").eq(self.person())
+            query = query.join(self._current_person_rows(), on=on, join_type="left")
+        for group_type in sorted(self._group_joins):
+            alias = _group_alias(group_type)
+            key = self.engine.json_text(exp.column("groups", "e"), [group_type])
+            query = query.join(self._group_rows(group_type, alias), on=exp.column("group_key", alias).eq(key), join_type="left")
+        return query.where(exp.and_(*conditions))
+
+    def _person_map(self) -> exp.Subquery:
+        latest = exp.ArgMax(this=exp.column("person_id"), expression=exp.column("version"))
+        return (
+            exp.select(exp.column("distinct_id"), latest.as_("person_id"))
+            .from_("person_distinct_ids")
+            .where(exp.column("project").eq(self.parameters.bind(self.context.project)))
+            .group_by("distinct_id")
+            .subquery("m")
+        )
+
+    def _current_person_rows(self) -> exp.Subquery:
+        latest = exp.ArgMax(this=exp.column("properties"), expression=exp.column("version"))
+        person = exp.cast(exp.column("person_id"), "text")
+        return (
+            exp.select(person.as_("person_id"), exp.cast(latest, "text").as_("properties"))
+            .from_("persons")
+            .where(exp.column("project").eq(self.parameters.bind(self.context.project)))
+            .group_by(person.copy())
+            .subquery("cp")
+        )
+
+    def _group_rows(self, group_type: str, alias: str) -> exp.Subquery:
+        latest = exp.ArgMax(this=exp.column("properties"), expression=exp.column("version"))
+        return (
+            exp.select(exp.column("group_key"), exp.cast(latest, "text").as_("properties"))
+            .from_("groups")
+            .where(
+                exp.and_(
+                    exp.column("project").eq(self.parameters.bind(self.context.project)),
+                    exp.column("group_type").eq(self.parameters.bind(group_type)),
+                )
+            )
+            .group_by("group_key")
+            .subquery(alias)
+        )
+
+
+def top_values(scan: exp.Select, value: str, weight: exp.Expression, limit: int) -> exp.Select:
+    """The `limit` most common values of column `value` of `scan` (by `weight`, then by value)."""
+    return (
+        exp.select(exp.column(value))
+        .from_(scan.subquery("ranked"))
+        .group_by(exp.column(value))
+        .order_by(exp.Ordered(this=weight, desc=True), exp.column(value))
+        .limit(limit)
+    )
+
+
+def _group_alias(group_type: str) -> str:
+    return "g_" + "".join(character if character.isalnum() else "_" for character in group_type)
+
+
+def _as_text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
