@@ -117,7 +117,7 @@ class TrackingPlan(BaseModel):
         )
 
 
-def shown_event(plan: TrackingPlan, column: exp.Expression) -> exp.Expression:
+def shown_event(plan: TrackingPlan, column: exp.Expr) -> exp.Expr:
     """The event name queries show for a stored name column: renamed or merged by the plan's
     transformations (hidden events are filtered with `hidden_events`)."""
     transforms = plan.transformations
@@ -131,7 +131,7 @@ def shown_event(plan: TrackingPlan, column: exp.Expression) -> exp.Expression:
     return case.else_(column)
 
 
-def hidden_events(plan: TrackingPlan, column: exp.Expression) -> exp.Expression | None:
+def hidden_events(plan: TrackingPlan, column: exp.Expr) -> exp.Expr | None:
     """A condition that keeps hidden events out of query results (None when nothing is hidden)."""
     hidden = plan.transformations.hide_events
     if not hidden:
@@ -139,7 +139,7 @@ def hidden_events(plan: TrackingPlan, column: exp.Expression) -> exp.Expression 
     return exp.not_(column.isin(*(exp.Literal.string(name) for name in hidden)))
 
 
-def shown_value(plan: TrackingPlan, prop: str, value: exp.Expression) -> exp.Expression:
+def shown_value(plan: TrackingPlan, prop: str, value: exp.Expr) -> exp.Expr:
     """A property value as queries show it, after the plan's `rename_values` for that property."""
     renames = plan.transformations.rename_values.get(prop)
     if not renames:

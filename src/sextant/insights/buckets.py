@@ -12,13 +12,13 @@ from sextant.insights.spec import DateRange, Interval
 from sextant.warehouse.engine import Engine
 
 
-def bucket_of_timestamp(engine: Engine, timestamp: exp.Expression, interval: Interval, timezone: str) -> exp.Expression:
+def bucket_of_timestamp(engine: Engine, timestamp: exp.Expr, interval: Interval, timezone: str) -> exp.Expr:
     if interval == "hour":
         return engine.local_hour(timestamp, timezone)
     return engine.truncate_date(engine.local_date(timestamp, timezone), interval)
 
 
-def bucket_of_date(engine: Engine, date: exp.Expression, interval: Interval) -> exp.Expression:
+def bucket_of_date(engine: Engine, date: exp.Expr, interval: Interval) -> exp.Expr:
     return engine.truncate_date(date, "day" if interval == "hour" else interval)
 
 

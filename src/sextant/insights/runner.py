@@ -54,7 +54,7 @@ class QueryRunner(ABC):
         )
 
     @abstractmethod
-    def queries(self) -> dict[str, exp.Expression]:
+    def queries(self) -> dict[str, exp.Expr]:
         """The warehouse queries this insight needs, by name."""
 
     @abstractmethod
@@ -187,16 +187,15 @@ def _run_once(spec: InsightSpec, context: QueryContext, dates: DateRange) -> Que
     runner = runner_class(spec.kind)(spec, context, dates)
     queries = runner.queries()
     compiled = time.perf_counter()
-    results = {
-        name: context.engine.execute(query, _used(query, runner.parameters.values)) for name, query in queries.items()
-    }
+    bound = {name: _used(query, runner.parameters.values) for name, query in queries.items()}
+    results = {name: context.engine.execute(query, bound[name]) for name, query in queries.items()}
     executed = time.perf_counter()
     shaped = runner.shape(results)
     finished = time.perf_counter()
     return QueryResult(
         kind=spec.kind,
         result=shaped,
-        sql={name: context.engine.render(query) for name, query in queries.items()},
+        sql={name: context.engine.render(context.engine.bind(query, bound[name])) for name, query in queries.items()},
         timing_ms={
             "compile": round((compiled - started) * 1000, 3),
             "execute": round((executed - compiled) * 1000, 3),
@@ -207,7 +206,7 @@ def _run_once(spec: InsightSpec, context: QueryContext, dates: DateRange) -> Que
     )
 
 
-def _used(query: exp.Expression, values: dict[str, object]) -> dict[str, object]:
+def _used(query: exp.Expr, values: dict[str, object]) -> dict[str, object]:
     """The parameters a query refers to (DuckDB refuses extra ones)."""
     names = {placeholder.name for placeholder in query.find_all(exp.Placeholder)}
     return {name: value for name, value in values.items() if name in names}

@@ -73,24 +73,24 @@ class EventScan:
 
     # Columns
 
-    def person(self) -> exp.Expression:
+    def person(self) -> exp.Expr:
         return exp.Coalesce(
             this=exp.cast(exp.column("person_id", "m"), "text"), expressions=[exp.column("distinct_id", "e")]
         )
 
-    def actor(self) -> exp.Expression:
+    def actor(self) -> exp.Expr:
         """Who is counted: the person, or the group of the `count_by` type."""
         if self.count_by == "persons":
             return self.person()
         return self.engine.json_text(exp.column("groups", "e"), [self.count_by])
 
-    def event(self) -> exp.Expression:
+    def event(self) -> exp.Expr:
         return shown_event(self.context.plan, exp.column("event", "e"))
 
-    def timestamp(self) -> exp.Expression:
+    def timestamp(self) -> exp.Expr:
         return exp.column("timestamp", "e")
 
-    def property(self, kind: str, key: str, group_type: str | None = None) -> exp.Expression:
+    def property(self, kind: str, key: str, group_type: str | None = None) -> exp.Expr:
         """A property as text."""
         if kind == "event":
             value = self.engine.json_text(exp.column("properties", "e"), [key])
@@ -104,13 +104,13 @@ class EventScan:
         self._group_joins.add(group_type)
         return self.engine.json_text(exp.column("properties", _group_alias(group_type)), [key])
 
-    def breakdown_value(self, breakdown: Breakdown) -> exp.Expression:
+    def breakdown_value(self, breakdown: Breakdown) -> exp.Expr:
         value = self.property(breakdown.type, breakdown.key, breakdown.group_type)
         return exp.Coalesce(this=value, expressions=[exp.Literal.string(NONE)])
 
     # Conditions
 
-    def events_named(self, name: str | None) -> exp.Expression | None:
+    def events_named(self, name: str | None) -> exp.Expr | None:
         """Events shown under `name` (None: every event)."""
         if name is None:
             return None
@@ -119,13 +119,13 @@ class EventScan:
             return exp.false()
         return exp.column("event", "e").isin(*(self.parameters.bind(stored) for stored in names))
 
-    def condition(self, filters: Sequence[Filter], operator: str = "and") -> exp.Expression | None:
+    def condition(self, filters: Sequence[Filter], operator: str = "and") -> exp.Expr | None:
         parts = [self._filter(item) for item in filters]
         if not parts:
             return None
         return exp.and_(*parts) if operator == "and" else exp.or_(*parts)
 
-    def _filter(self, item: Filter) -> exp.Expression:
+    def _filter(self, item: Filter) -> exp.Expr:
         if isinstance(item, FilterGroup):
             return exp.paren(self.condition(item.filters, item.operator) or exp.true())
         if isinstance(item, CohortFilter):
@@ -135,7 +135,7 @@ class EventScan:
             return exp.not_(member) if item.negate else member
         return self._property_condition(item)
 
-    def _property_condition(self, item: PropertyFilter) -> exp.Expression:
+    def _property_condition(self, item: PropertyFilter) -> exp.Expr:
         text = self.property(item.type, item.key, item.group_type)
         bind = self.parameters.bind
         value = item.value
@@ -146,23 +146,27 @@ class EventScan:
         if item.operator in ("gt", "lt"):
             number = self.engine.to_number(text)
             bound = bind(float(str(value)))
-            return exp.GT(this=number, expression=bound) if item.operator == "gt" else exp.LT(this=number, expression=bound)
+            return (
+                exp.GT(this=number, expression=bound)
+                if item.operator == "gt"
+                else exp.LT(this=number, expression=bound)
+            )
         if item.operator == "in":
             assert isinstance(value, list)
             return text.isin(*(bind(_as_text(each)) for each in value))
         if item.operator == "contains":
             position = exp.StrPosition(this=exp.Lower(this=text), substr=exp.Lower(this=bind(_as_text(value))))
-            return exp.GT(this=exp.Coalesce(this=position, expressions=[exp.Literal.number(0)]), expression=exp.Literal.number(0))
-        if item.operator == "regex":
-            return exp.Coalesce(
-                this=exp.RegexpLike(this=text, expression=bind(str(value))), expressions=[exp.false()]
+            return exp.GT(
+                this=exp.Coalesce(this=position, expressions=[exp.Literal.number(0)]), expression=exp.Literal.number(0)
             )
+        if item.operator == "regex":
+            return exp.Coalesce(this=exp.RegexpLike(this=text, expression=bind(str(value))), expressions=[exp.false()])
         equal = self._equals(text, value)
         if item.operator == "eq":
             return equal
         return exp.or_(exp.Is(this=text.copy(), expression=exp.null()), exp.not_(equal))
 
-    def _equals(self, text: exp.Expression, value: object) -> exp.Expression:
+    def _equals(self, text: exp.Expr, value: object) -> exp.Expr:
         if isinstance(value, int | float) and not isinstance(value, bool):
             return exp.EQ(this=self.engine.to_number(text), expression=self.parameters.bind(float(value)))
         return exp.EQ(this=text, expression=self.parameters.bind(_as_text(value)))
@@ -171,13 +175,13 @@ class EventScan:
 
     def select(
         self,
-        *columns: exp.Expression,
+        *columns: exp.Expr,
         dates: DateRange | None,
-        where: Sequence[exp.Expression | None] = (),
+        where: Sequence[exp.Expr | None] = (),
     ) -> exp.Select:
         """SELECT `columns` FROM the events of the project in `dates`, with the access filters, the plan's
         hidden events and `where`; joins are added for whatever the columns and conditions read."""
-        conditions: list[exp.Expression] = [exp.column("project", "e").eq(self.parameters.bind(self.context.project))]
+        conditions: list[exp.Expr] = [exp.column("project", "e").eq(self.parameters.bind(self.context.project))]
         if dates is not None:
             conditions.append(exp.GTE(this=self.timestamp(), expression=self.parameters.bind(dates.start)))
             conditions.append(exp.LT(this=self.timestamp(), expression=self.parameters.bind(dates.end)))
@@ -190,14 +194,18 @@ class EventScan:
             conditions.append(exp.Not(this=exp.Is(this=self.actor(), expression=exp.null())))
         # Joins last: building the columns and conditions above decides which joins are needed.
         query = exp.select(*columns).from_(exp.to_table("events").as_("e"))
-        query = query.join(self._person_map(), on=exp.column("distinct_id", "m").eq(exp.column("distinct_id", "e")), join_type="left")
+        query = query.join(
+            self._person_map(), on=exp.column("distinct_id", "m").eq(exp.column("distinct_id", "e")), join_type="left"
+        )
         if self._current_persons:
             on = exp.column("person_id", "cp").eq(self.person())
             query = query.join(self._current_person_rows(), on=on, join_type="left")
         for group_type in sorted(self._group_joins):
             alias = _group_alias(group_type)
             key = self.engine.json_text(exp.column("groups", "e"), [group_type])
-            query = query.join(self._group_rows(group_type, alias), on=exp.column("group_key", alias).eq(key), join_type="left")
+            query = query.join(
+                self._group_rows(group_type, alias), on=exp.column("group_key", alias).eq(key), join_type="left"
+            )
         return query.where(exp.and_(*conditions))
 
     def _person_map(self) -> exp.Subquery:
@@ -237,7 +245,7 @@ class EventScan:
         )
 
 
-def top_values(scan: exp.Select, value: str, weight: exp.Expression, limit: int) -> exp.Select:
+def top_values(scan: exp.Select, value: str, weight: exp.Expr, limit: int) -> exp.Select:
     """The `limit` most common values of column `value` of `scan` (by `weight`, then by value)."""
     return (
         exp.select(exp.column(value))

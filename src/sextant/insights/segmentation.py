@@ -56,7 +56,9 @@ class SegmentationSpec(InsightSpec):
             known = set(LETTERS[: len(self.series)])
             unknown = sorted(_letters(self.formula) - known)
             if unknown:
-                raise ValueError(f"formula uses {', '.join(unknown)} but there are only series {', '.join(sorted(known))}")
+                raise ValueError(
+                    f"formula uses {', '.join(unknown)} but there are only series {', '.join(sorted(known))}"
+                )
         return self
 
 
@@ -65,8 +67,8 @@ class SegmentationRunner(QueryRunner):
     spec_model = SegmentationSpec
     spec: SegmentationSpec
 
-    def queries(self) -> dict[str, exp.Expression]:
-        queries: dict[str, exp.Expression] = {}
+    def queries(self) -> dict[str, exp.Expr]:
+        queries: dict[str, exp.Expr] = {}
         for letter, series in zip(LETTERS, self.spec.series, strict=False):
             queries[letter] = self._aggregate(series, by_bucket=True)
             queries[f"{letter}_total"] = self._aggregate(series, by_bucket=False)
@@ -90,10 +92,10 @@ class SegmentationRunner(QueryRunner):
         where = [scan.events_named(series.event), scan.condition(series.filters), scan.condition(self.spec.filters)]
         return scan.select(*columns, dates=self.dates, where=where)
 
-    def _measure(self, series: Series) -> exp.Expression:
+    def _measure(self, series: Series) -> exp.Expr:
         engine = self.context.engine
         value = exp.column("value")
-        measures: dict[str, Callable[[], exp.Expression]] = {
+        measures: dict[str, Callable[[], exp.Expr]] = {
             "total": lambda: exp.Count(this=exp.Star()),
             "unique": lambda: exp.Count(this=exp.Distinct(expressions=[exp.column("actor")])),
             "unique_group": lambda: exp.Count(this=exp.Distinct(expressions=[exp.column("series_group")])),
@@ -107,9 +109,9 @@ class SegmentationRunner(QueryRunner):
         return measures[series.math]()
 
     def _aggregate(self, series: Series, *, by_bucket: bool) -> exp.Select:
-        keys: list[exp.Expression] = [exp.column("bucket")] if by_bucket else []
+        keys: list[exp.Expr] = [exp.column("bucket")] if by_bucket else []
         query = exp.select().with_("series_rows", as_=self._rows(series))
-        source = exp.to_table("series_rows")
+        source: exp.Expr = exp.to_table("series_rows")
         if self.spec.breakdown:
             ranking = exp.Count(this=exp.Star()) if series.math in PROPERTY_MATH else self._measure(series)
             ranked = exp.select("*").from_("series_rows")
@@ -155,7 +157,8 @@ class SegmentationRunner(QueryRunner):
                 lines[""] = self._line(letter, series, None, [empty] * len(labels), empty)
             if self.spec.frequency:
                 distribution = [
-                    {"times": row["times"], "actors": row["actors"]} for row in results[f"{letter}_frequency"].to_pylist()
+                    {"times": row["times"], "actors": row["actors"]}
+                    for row in results[f"{letter}_frequency"].to_pylist()
                 ]
                 for line in lines.values():
                     line["frequency"] = distribution
@@ -236,6 +239,7 @@ def compile_formula(formula: str) -> Callable[[dict[str, float]], float | None]:
 
     def evaluate(values: dict[str, float], node: ast.AST = tree) -> float | None:
         if isinstance(node, ast.Constant):
+            assert isinstance(node.value, int | float)
             return float(node.value)
         if isinstance(node, ast.Name):
             return values[node.id]

@@ -72,7 +72,7 @@ class ClickHouseEngine(Engine):
         tables: ArrowTables | None = None,
     ) -> pa.Table:
         if parameters and isinstance(statement, exp.Expression):
-            statement = _typed_placeholders(statement, parameters)
+            statement = self.bind(statement, parameters)
         sql = self.render(statement)
         try:
             return self._run(sql, dict(parameters or {}), dict(tables or {}))
@@ -111,35 +111,45 @@ class ClickHouseEngine(Engine):
     def list_tables_statement(self) -> exp.Expression:
         return exp.select("name").from_("system.tables").where("database = currentDatabase()")
 
-    def json_text(self, document: exp.Expression, path: Sequence[str]) -> exp.Expression:
+    def bind(self, statement: exp.Expression, parameters: Parameters) -> exp.Expression:
+        return _typed_placeholders(statement, parameters)
+
+    def json_text(self, document: exp.Expr, path: Sequence[str]) -> exp.Expr:
         keys = [exp.Literal.string(key) for key in path]
         kind = exp.func("JSONType", document.copy(), *keys)
         return exp.Case(
             ifs=[
-                exp.If(this=kind.eq(exp.Literal.string("String")), true=exp.func("JSONExtractString", document.copy(), *keys)),
-                exp.If(this=kind.copy().eq(exp.Literal.string("Null")).or_(
-                    exp.func("JSONHas", document.copy(), *keys).eq(0)), true=exp.null()),
+                exp.If(
+                    this=kind.eq(exp.Literal.string("String")),
+                    true=exp.func("JSONExtractString", document.copy(), *keys),
+                ),
+                exp.If(
+                    this=kind.copy()
+                    .eq(exp.Literal.string("Null"))
+                    .or_(exp.func("JSONHas", document.copy(), *keys).eq(0)),
+                    true=exp.null(),
+                ),
             ],
             default=exp.func("JSONExtractRaw", document.copy(), *keys),
         )
 
-    def to_number(self, text: exp.Expression) -> exp.Expression:
+    def to_number(self, text: exp.Expr) -> exp.Expr:
         return exp.func("toFloat64OrNull", text)
 
-    def local_date(self, timestamp: exp.Expression, timezone: str) -> exp.Expression:
+    def local_date(self, timestamp: exp.Expr, timezone: str) -> exp.Expr:
         return exp.func("toDate32", timestamp, exp.Literal.string(timezone))
 
-    def local_hour(self, timestamp: exp.Expression, timezone: str) -> exp.Expression:
+    def local_hour(self, timestamp: exp.Expr, timezone: str) -> exp.Expr:
         return exp.func("toString", exp.func("toStartOfHour", timestamp, exp.Literal.string(timezone)))
 
-    def truncate_date(self, date: exp.Expression, unit: str) -> exp.Expression:
+    def truncate_date(self, date: exp.Expr, unit: str) -> exp.Expr:
         if unit == "day":
             return date
         if unit == "week":
             return exp.func("toMonday", date)
         return exp.func("toStartOfMonth", date)
 
-    def quantile(self, value: exp.Expression, level: float) -> exp.Expression:
+    def quantile(self, value: exp.Expr, level: float) -> exp.Expr:
         return exp.Anonymous(
             this=exp.Anonymous(this="quantileExactInclusive", expressions=[exp.Literal.number(level)]),
             expressions=[value],

@@ -93,24 +93,24 @@ class DuckDBEngine(Engine):
     def table_properties(self, table: Table) -> list[exp.Expression]:
         return []
 
-    def json_text(self, document: exp.Expression, path: Sequence[str]) -> exp.Expression:
+    def json_text(self, document: exp.Expr, path: Sequence[str]) -> exp.Expr:
         json_path = "$" + "".join("." + '"' + key.replace('"', '\\"') + '"' for key in path)
         return exp.func("json_extract_string", document, exp.Literal.string(json_path))
 
-    def to_number(self, text: exp.Expression) -> exp.Expression:
+    def to_number(self, text: exp.Expr) -> exp.Expr:
         return exp.TryCast(this=text, to=exp.DataType.build("DOUBLE"))
 
-    def local_date(self, timestamp: exp.Expression, timezone: str) -> exp.Expression:
+    def local_date(self, timestamp: exp.Expr, timezone: str) -> exp.Expr:
         return exp.cast(exp.func("timezone", exp.Literal.string(timezone), timestamp), "DATE")
 
-    def local_hour(self, timestamp: exp.Expression, timezone: str) -> exp.Expression:
+    def local_hour(self, timestamp: exp.Expr, timezone: str) -> exp.Expr:
         local = exp.func("timezone", exp.Literal.string(timezone), timestamp)
         return exp.func("strftime", local, exp.Literal.string("%Y-%m-%d %H:00:00"))
 
-    def truncate_date(self, date: exp.Expression, unit: str) -> exp.Expression:
+    def truncate_date(self, date: exp.Expr, unit: str) -> exp.Expr:
         return exp.cast(exp.func("date_trunc", exp.Literal.string(unit), date), "DATE")
 
-    def quantile(self, value: exp.Expression, level: float) -> exp.Expression:
+    def quantile(self, value: exp.Expr, level: float) -> exp.Expr:
         return exp.func("quantile_cont", value, exp.Literal.number(level))
 
     def list_tables_statement(self) -> exp.Expression:

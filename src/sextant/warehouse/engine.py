@@ -7,8 +7,8 @@ Adding an engine is one module with an `Engine` subclass plus one line in `ENGIN
 from __future__ import annotations
 
 import importlib
-from collections import Counter
 from abc import ABC, abstractmethod
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import ClassVar
@@ -48,7 +48,7 @@ class Engine(ABC):
     @abstractmethod
     def execute(
         self,
-        statement: exp.Expression | str,
+        statement: exp.Expr | str,
         parameters: Parameters | None = None,
         tables: ArrowTables | None = None,
     ) -> pa.Table:
@@ -83,7 +83,7 @@ class Engine(ABC):
         """The engine's type for a column."""
 
     @abstractmethod
-    def table_properties(self, table: Table) -> list[exp.Expression]:
+    def table_properties(self, table: Table) -> list[exp.Expr]:
         """Engine-specific properties of a CREATE TABLE (storage engine, ordering, partitioning)."""
 
     @abstractmethod
@@ -97,31 +97,35 @@ class Engine(ABC):
     # gives the same answer for the same question.
 
     @abstractmethod
-    def json_text(self, document: exp.Expression, path: Sequence[str]) -> exp.Expression:
+    def json_text(self, document: exp.Expr, path: Sequence[str]) -> exp.Expr:
         """The value at `path` (object keys) in a JSON text as text: strings unquoted, numbers and booleans
         as written, NULL when the key is missing or null."""
 
     @abstractmethod
-    def to_number(self, text: exp.Expression) -> exp.Expression:
+    def to_number(self, text: exp.Expr) -> exp.Expr:
         """A text as a double; NULL when it is not a number."""
 
     @abstractmethod
-    def local_date(self, timestamp: exp.Expression, timezone: str) -> exp.Expression:
+    def local_date(self, timestamp: exp.Expr, timezone: str) -> exp.Expr:
         """The calendar date of a UTC timestamp in a time zone."""
 
     @abstractmethod
-    def local_hour(self, timestamp: exp.Expression, timezone: str) -> exp.Expression:
+    def local_hour(self, timestamp: exp.Expr, timezone: str) -> exp.Expr:
         """The local start of the hour of a UTC timestamp in a time zone, as text `YYYY-MM-DD HH:00:00`."""
 
     @abstractmethod
-    def truncate_date(self, date: exp.Expression, unit: str) -> exp.Expression:
+    def truncate_date(self, date: exp.Expr, unit: str) -> exp.Expr:
         """The first day of the `day`, `week` (Monday) or `month` containing a date."""
 
     @abstractmethod
-    def quantile(self, value: exp.Expression, level: float) -> exp.Expression:
+    def quantile(self, value: exp.Expr, level: float) -> exp.Expr:
         """The exact quantile of an aggregated value, interpolated linearly between neighbours."""
 
-    def render(self, statement: exp.Expression | str) -> str:
+    def bind(self, statement: exp.Expr, parameters: Parameters) -> exp.Expr:
+        """The statement as this engine receives it with `parameters` (for showing generated SQL)."""
+        return statement
+
+    def render(self, statement: exp.Expr | str) -> str:
         return statement if isinstance(statement, str) else statement.sql(dialect=self.dialect)
 
     def create_table_statement(self, table: Table) -> exp.Create:
@@ -146,7 +150,7 @@ class Engine(ABC):
         return set(self.execute(self.list_tables_statement()).column(0).to_pylist())
 
     @abstractmethod
-    def list_tables_statement(self) -> exp.Expression: ...
+    def list_tables_statement(self) -> exp.Expr: ...
 
     def __enter__(self) -> Engine:
         return self
