@@ -132,7 +132,7 @@ def _any_order(groups: Sequence[Group], start: int, position: int, step_count: i
             break
         events = group.events
         if index == start:  # the entry itself comes first, so attempts differ only by their entry
-            events = (events[position], *events[:position], *events[position + 1:])
+            events = (events[position], *events[:position], *events[position + 1 :])
         pool.extend(events)
         reach = max_advance(tuple(pool), 0, step_count)
         if reach > len(earliest):

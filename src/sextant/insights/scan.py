@@ -195,7 +195,7 @@ class EventScan:
         # Joins last: building the columns and conditions above decides which joins are needed.
         query = exp.select(*columns).from_(exp.to_table("events").as_("e"))
         query = query.join(
-            self._person_map(), on=exp.column("distinct_id", "m").eq(exp.column("distinct_id", "e")), join_type="left"
+            self.person_map(), on=exp.column("distinct_id", "m").eq(exp.column("distinct_id", "e")), join_type="left"
         )
         if self._current_persons:
             on = exp.column("person_id", "cp").eq(self.person())
@@ -208,7 +208,7 @@ class EventScan:
             )
         return query.where(exp.and_(*conditions))
 
-    def _person_map(self) -> exp.Subquery:
+    def person_map(self) -> exp.Subquery:
         latest = exp.ArgMax(this=exp.column("person_id"), expression=exp.column("version"))
         return (
             exp.select(exp.column("distinct_id"), latest.as_("person_id"))

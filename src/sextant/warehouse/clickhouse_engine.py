@@ -67,11 +67,11 @@ class ClickHouseEngine(Engine):
 
     def execute(
         self,
-        statement: exp.Expression | str,
+        statement: exp.Expr | str,
         parameters: Parameters | None = None,
         tables: ArrowTables | None = None,
     ) -> pa.Table:
-        if parameters and isinstance(statement, exp.Expression):
+        if parameters and isinstance(statement, exp.Expr):
             statement = self.bind(statement, parameters)
         sql = self.render(statement)
         try:
@@ -92,15 +92,15 @@ class ClickHouseEngine(Engine):
         name = _TYPES[column.type]
         return exp.DataType.build(f"Nullable({name})" if column.nullable else name, dialect=self.dialect)
 
-    def table_properties(self, table: Table) -> list[exp.Expression]:
-        engine: exp.Expression
+    def table_properties(self, table: Table) -> list[exp.Expr]:
+        engine: exp.Expr
         if table.kind is TableKind.LATEST:
             engine = exp.Anonymous(this="ReplacingMergeTree", expressions=[exp.column(table.version_column)])
         elif table.kind is TableKind.SUMMING:
             engine = exp.Anonymous(this="SummingMergeTree", expressions=[exp.column("count")])
         else:
             engine = exp.Anonymous(this="MergeTree", expressions=[])
-        properties: list[exp.Expression] = [exp.EngineProperty(this=engine)]
+        properties: list[exp.Expr] = [exp.EngineProperty(this=engine)]
         if table.partition_by_month:
             month = exp.Anonymous(this="toYYYYMM", expressions=[exp.column(table.partition_by_month)])
             properties.append(exp.PartitionedByProperty(this=month))
@@ -108,10 +108,10 @@ class ClickHouseEngine(Engine):
         properties.append(exp.Order(expressions=[exp.Ordered(this=key, nulls_first=False)]))
         return properties
 
-    def list_tables_statement(self) -> exp.Expression:
+    def list_tables_statement(self) -> exp.Expr:
         return exp.select("name").from_("system.tables").where("database = currentDatabase()")
 
-    def bind(self, statement: exp.Expression, parameters: Parameters) -> exp.Expression:
+    def bind(self, statement: exp.Expr, parameters: Parameters) -> exp.Expr:
         return _typed_placeholders(statement, parameters)
 
     def json_text(self, document: exp.Expr, path: Sequence[str]) -> exp.Expr:
@@ -156,10 +156,10 @@ class ClickHouseEngine(Engine):
         )
 
 
-def _typed_placeholders(statement: exp.Expression, parameters: Parameters) -> exp.Expression:
+def _typed_placeholders(statement: exp.Expr, parameters: Parameters) -> exp.Expr:
     """ClickHouse binds `{name: Type}`; declare each placeholder's type from its value."""
 
-    def declare(node: exp.Expression) -> exp.Expression:
+    def declare(node: exp.Expr) -> exp.Expr:
         if isinstance(node, exp.Placeholder) and node.name in parameters and not node.args.get("kind"):
             kind = exp.DataType.build(parameter_type(parameters[node.name]), dialect="clickhouse")
             return exp.Placeholder(this=node.name, kind=kind)

@@ -51,7 +51,7 @@ class DuckDBEngine(Engine):
 
     def execute(
         self,
-        statement: exp.Expression | str,
+        statement: exp.Expr | str,
         parameters: Parameters | None = None,
         tables: ArrowTables | None = None,
     ) -> pa.Table:
@@ -90,7 +90,7 @@ class DuckDBEngine(Engine):
             definition.set("constraints", [exp.ColumnConstraint(kind=exp.NotNullColumnConstraint())])
         return definition
 
-    def table_properties(self, table: Table) -> list[exp.Expression]:
+    def table_properties(self, table: Table) -> list[exp.Expr]:
         return []
 
     def json_text(self, document: exp.Expr, path: Sequence[str]) -> exp.Expr:
@@ -113,7 +113,7 @@ class DuckDBEngine(Engine):
     def quantile(self, value: exp.Expr, level: float) -> exp.Expr:
         return exp.func("quantile_cont", value, exp.Literal.number(level))
 
-    def list_tables_statement(self) -> exp.Expression:
+    def list_tables_statement(self) -> exp.Expr:
         return exp.select("table_name").from_("information_schema.tables").where("table_schema = 'main'")
 
     def cursor(self) -> DuckDBEngine:

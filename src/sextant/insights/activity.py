@@ -1,0 +1,75 @@
+"""Active days per actor, the input of active users, stickiness and lifecycle: read from the `user_days`
+rollup when the question allows it (persons, no filters), and from the events otherwise."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections.abc import Callable, Sequence
+
+from sqlglot import exp
+
+from sextant.ingest.tracking_plan import hidden_events, shown_event
+from sextant.insights.scan import EventScan
+from sextant.insights.spec import DateRange, Filter
+
+
+def active_days(
+    scan: EventScan,
+    first_day: dt.date | None,
+    last_day: dt.date,
+    *,
+    events: Callable[[exp.Expr], exp.Expr] | None,
+    filters: Sequence[Filter],
+    excluded_distinct_ids: Sequence[str] = (),
+) -> exp.Select:
+    """SELECT actor, day: each local day on which an actor did a matching event, once. `events` makes the
+    condition on the shown event name (None: any event); `first_day` None means since the beginning."""
+    context = scan.context
+    bind = scan.parameters.bind
+    if scan.count_by == "persons" and not filters and not context.access_filters:
+        conditions: list[exp.Expr] = [
+            exp.column("project", "u").eq(bind(context.project)),
+            exp.LTE(this=exp.column("day", "u"), expression=bind(last_day)),
+        ]
+        if first_day is not None:
+            conditions.append(exp.GTE(this=exp.column("day", "u"), expression=bind(first_day)))
+        name = shown_event(context.plan, exp.column("event", "u"))
+        if events is not None:
+            conditions.append(events(name))
+        hidden = hidden_events(context.plan, exp.column("event", "u"))
+        if hidden is not None:
+            conditions.append(hidden)
+        if excluded_distinct_ids:
+            ids = [bind(value) for value in excluded_distinct_ids]
+            conditions.append(exp.not_(exp.column("distinct_id", "u").isin(*ids)))
+        person = exp.Coalesce(
+            this=exp.cast(exp.column("person_id", "m"), "text"), expressions=[exp.column("distinct_id", "u")]
+        )
+        return (
+            exp.select(person.as_("actor"), exp.column("day", "u").as_("day"))
+            .from_(exp.to_table("user_days").as_("u"))
+            .join(
+                scan.person_map(),
+                on=exp.column("distinct_id", "m").eq(exp.column("distinct_id", "u")),
+                join_type="left",
+            )
+            .where(exp.and_(*conditions))
+            .group_by(person.copy(), exp.column("day", "u"))
+        )
+    day = context.engine.local_date(scan.timestamp(), context.timezone)
+    where: list[exp.Expr | None] = [scan.condition(filters)]
+    if events is not None:
+        where.append(events(scan.event()))
+    if excluded_distinct_ids:
+        where.append(exp.not_(exp.column("distinct_id", "e").isin(*(bind(value) for value in excluded_distinct_ids))))
+    dates = None
+    if first_day is not None:
+        end = last_day + dt.timedelta(days=1)
+        dates = DateRange(_midnight(first_day, context.timezone), _midnight(end, context.timezone), context.timezone)
+    rows = scan.select(scan.actor().as_("actor"), day.as_("day"), dates=dates, where=where)
+    return exp.select("actor", "day").from_(rows.subquery("event_days")).group_by("actor", "day")
+
+
+def _midnight(day: dt.date, timezone: str) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), zoneinfo.ZoneInfo(timezone)).astimezone(dt.UTC)

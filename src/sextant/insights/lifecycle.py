@@ -1,0 +1,109 @@
+"""Lifecycle: per day, week or month, the actors who are new (first active ever), returning (also active
+in the previous period), resurrecting (active before, but not in the previous period) and dormant (active
+in the previous period but not in this one; shown as a negative count)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import pyarrow as pa
+from pydantic import Field
+from sqlglot import exp
+
+from sextant.insights.activity import active_days
+from sextant.insights.buckets import bucket_labels, label
+from sextant.insights.runner import QueryRunner
+from sextant.insights.spec import InsightSpec
+
+STATUSES = ("new", "returning", "resurrecting", "dormant")
+
+
+class LifecycleSpec(InsightSpec):
+    kind: Literal["lifecycle"] = "lifecycle"
+    interval: Literal["day", "week", "month"] = "week"
+    events: list[str] | None = Field(default=None, description="events that count as active; default all")
+
+
+class LifecycleRunner(QueryRunner):
+    kind = "lifecycle"
+    spec_model = LifecycleSpec
+    spec: LifecycleSpec
+
+    def queries(self) -> dict[str, exp.Expr]:
+        engine = self.context.engine
+        interval = self.spec.interval
+        events = self.spec.events
+        # Every active day ever: "new" and "resurrecting" depend on activity before the range.
+        days = active_days(
+            self.scan(),
+            None,
+            self.dates.last_day,
+            events=None if events is None else lambda name: name.isin(*(self.parameters.bind(e) for e in events)),
+            filters=self.spec.filters,
+        )
+        period = engine.truncate_date(exp.column("day"), interval)
+        periods = (
+            exp.select("actor", period.as_("period"))
+            .from_(days.subquery("active"))
+            .group_by(exp.column("actor"), period.copy())
+        )
+
+        def neighbour(function: str, offset: int) -> exp.Expr:
+            # No neighbour: a period far away stands in, so comparisons stay non-null on every engine.
+            far = exp.Add(this=exp.column("period"), expression=exp.Literal.number(offset))
+            call = exp.Anonymous(this=function, expressions=[exp.column("period"), exp.Literal.number(1), far])
+            order = exp.Order(expressions=[exp.column("period")])
+            return exp.Window(this=call, partition_by=[exp.column("actor")], order=order)
+
+        first = exp.Window(this=exp.Min(this=exp.column("period")), partition_by=[exp.column("actor")])
+        flagged = exp.select(
+            "period",
+            first.as_("first_period"),
+            neighbour("LAG", -4000).as_("previous_period"),
+            neighbour("LEAD", 4000).as_("next_period"),
+        ).from_(periods.subquery("periods"))
+        previous_start = engine.truncate_date(
+            exp.Sub(this=exp.column("period"), expression=exp.Literal.number(1)), interval
+        )
+        following = {"day": 1, "week": 7, "month": 31}[interval]
+        next_start = engine.truncate_date(
+            exp.Add(this=exp.column("period"), expression=exp.Literal.number(following)), interval
+        )
+        status = exp.Case(
+            ifs=[
+                exp.If(this=exp.column("first_period").eq(exp.column("period")), true=exp.Literal.string("new")),
+                exp.If(this=exp.column("previous_period").eq(previous_start), true=exp.Literal.string("returning")),
+            ],
+            default=exp.Literal.string("resurrecting"),
+        )
+        active = exp.select(exp.column("period"), status.as_("status"), exp.Count(this=exp.Star()).as_("actors"))
+        dormant = (
+            exp.select(
+                next_start.as_("period"),
+                exp.Literal.string("dormant").as_("status"),
+                exp.Count(this=exp.Star()).as_("actors"),
+            )
+            .from_("flagged")
+            .where(exp.NEQ(this=exp.column("next_period"), expression=next_start.copy()))
+            .group_by(next_start.copy())
+        )
+        return {
+            "active": active.from_("flagged")
+            .group_by(exp.column("period"), status.copy())
+            .with_("flagged", as_=flagged),
+            "dormant": dormant.with_("flagged", as_=flagged.copy()),
+        }
+
+    def shape(self, results: dict[str, pa.Table]) -> dict[str, Any]:
+        labels = bucket_labels(self.dates, self.spec.interval)
+        counts = {status: dict.fromkeys(labels, 0) for status in STATUSES}
+        for name in ("active", "dormant"):
+            for row in results[name].to_pylist():
+                period = label(row["period"])
+                if period in counts[row["status"]]:
+                    counts[row["status"]][period] += row["actors"]
+        return {
+            "interval": self.spec.interval,
+            "labels": labels,
+            **{status: [(-1 if status == "dormant" else 1) * counts[status][p] for p in labels] for status in STATUSES},
+        }

@@ -1,0 +1,270 @@
+"""Retention: of the actors who did a start event in a period (their cohort), how many did a return event
+k periods later.
+
+- `first_time`: an actor's cohort is the period of their first start event ever (it must fall in the range);
+  `recurring`: every period with a start event is a cohort the actor belongs to.
+- Periods are calendar days, weeks (from Monday) or months in the project's time zone, or, with `rolling`,
+  spans of 24 hours, 7 days or 30 days from the actor's first start event in the cohort.
+- `return_on` counts returns in period k exactly; `return_on_or_after` in period k or any later one;
+  `brackets` in a range of periods, such as days 1, 2-7 and 8-30.
+- Period 0 is the cohort itself. Periods that have not ended by now are flagged incomplete.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections import defaultdict
+from typing import Any, Literal
+
+import pyarrow as pa
+from pydantic import ConfigDict, Field, model_validator
+from sqlglot import exp
+
+from sextant.insights.buckets import bucket_labels, bucket_of_timestamp, next_start
+from sextant.insights.runner import QueryRunner
+from sextant.insights.scan import OTHER
+from sextant.insights.spec import DateRange, EventSelector, InsightSpec
+
+ROLLING_DAYS = {"day": 1, "week": 7, "month": 30}
+
+
+class RetentionSpec(InsightSpec):
+    kind: Literal["retention"] = "retention"
+    interval: Literal["day", "week", "month"] = "week"
+    start: EventSelector
+    returning: EventSelector = Field(alias="return")
+    start_type: Literal["first_time", "recurring"] = "recurring"
+    measure: Literal["return_on", "return_on_or_after"] = "return_on"
+    brackets: list[tuple[int, int]] | None = Field(default=None, description="period ranges, e.g. [[1,1],[2,7]]")
+    periods: int = Field(default=8, ge=1, le=400)
+    rolling: bool = False
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _brackets(self) -> RetentionSpec:
+        for low, high in self.brackets or []:
+            if not 1 <= low <= high:
+                raise ValueError(f"bracket [{low}, {high}] needs 1 <= first period <= last period")
+        return self
+
+
+class RetentionRunner(QueryRunner):
+    kind = "retention"
+    spec_model = RetentionSpec
+    spec: RetentionSpec
+
+    def _last_period(self) -> int:
+        if self.spec.brackets:
+            return max(high for _, high in self.spec.brackets)
+        return self.spec.periods - 1
+
+    def queries(self) -> dict[str, exp.Expr]:
+        spec = self.spec
+        engine = self.context.engine
+        interval = spec.interval
+        start_scan = self.scan()
+        cohort = bucket_of_timestamp(engine, start_scan.timestamp(), interval, self.context.timezone)
+        start_columns = [start_scan.actor().as_("actor"), cohort.as_("cohort"), start_scan.timestamp().as_("time")]
+        if spec.breakdown:
+            start_columns.append(start_scan.breakdown_value(spec.breakdown).as_("breakdown"))
+        start_where = [
+            start_scan.events_named(spec.start.event),
+            start_scan.condition(spec.start.filters),
+            start_scan.condition(spec.filters),
+        ]
+        # First-time cohorts need every start event ever, to know each actor's first one.
+        start_rows = start_scan.select(
+            *start_columns, dates=None if spec.start_type == "first_time" else self.dates, where=start_where
+        )
+        grouped = [exp.column("actor"), exp.column("cohort")]
+        first_value: list[exp.Expr] = []
+        if spec.breakdown:
+            first_value.append(exp.ArgMin(this=exp.column("breakdown"), expression=exp.column("time")).as_("breakdown"))
+        starts = (
+            exp.select(*grouped, exp.Min(this=exp.column("time")).as_("started"), *first_value)
+            .from_(start_rows.subquery("start_rows"))
+            .group_by(*grouped)
+        )
+        if spec.start_type == "first_time":
+            first = (
+                exp.select(
+                    "actor",
+                    exp.ArgMin(this=exp.column("cohort"), expression=exp.column("started")).as_("cohort"),
+                    exp.Min(this=exp.column("started")).as_("started"),
+                    *(
+                        [exp.ArgMin(this=exp.column("breakdown"), expression=exp.column("started")).as_("breakdown")]
+                        if spec.breakdown
+                        else []
+                    ),
+                )
+                .from_(starts.subquery("every_start"))
+                .group_by("actor")
+            )
+            in_range = exp.and_(
+                exp.GTE(this=exp.column("started"), expression=self.parameters.bind(self.dates.start)),
+                exp.LT(this=exp.column("started"), expression=self.parameters.bind(self.dates.end)),
+            )
+            starts = exp.select("*").from_(first.subquery("first_starts")).where(in_range)
+        return_scan = self.scan()
+        return_end = self._returns_until()
+        returns = return_scan.select(
+            return_scan.actor().as_("actor"),
+            bucket_of_timestamp(engine, return_scan.timestamp(), interval, self.context.timezone).as_("returned"),
+            return_scan.timestamp().as_("time"),
+            dates=DateRange(self.dates.start, return_end, self.context.timezone),
+            where=[
+                return_scan.events_named(spec.returning.event),
+                return_scan.condition(spec.returning.filters),
+                return_scan.condition(spec.filters),
+            ],
+        )
+        period = self._period()
+        breakdown = [exp.column("breakdown", "s")] if spec.breakdown else []
+        cohorts = (
+            exp.select(exp.column("cohort"), *breakdown, exp.Count(this=exp.Star()).as_("actors"))
+            .from_(exp.to_table("starts").as_("s"))
+            .group_by(exp.column("cohort"), *breakdown)
+        )
+        returned = (
+            exp.select(
+                exp.column("actor", "s").as_("actor"),
+                exp.column("cohort", "s").as_("cohort"),
+                *(column.as_("breakdown") for column in breakdown),
+                period.as_("period"),
+            )
+            .from_(exp.to_table("starts").as_("s"))
+            .join(exp.to_table("returns").as_("r"), on=exp.column("actor", "r").eq(exp.column("actor", "s")))
+            .where(exp.GT(this=exp.column("time", "r"), expression=exp.column("started", "s")))
+            .distinct()
+        )
+        return {
+            "cohorts": cohorts.with_("starts", as_=starts),
+            "returns": exp.select("*")
+            .from_(returned.subquery("returned"))
+            .where(
+                exp.and_(
+                    exp.GTE(this=exp.column("period"), expression=exp.Literal.number(1)),
+                    exp.LTE(this=exp.column("period"), expression=exp.Literal.number(self._last_period())),
+                )
+            )
+            .with_("starts", as_=starts.copy())
+            .with_("returns", as_=returns),
+        }
+
+    def _period(self) -> exp.Expr:
+        """The period of a return (alias r) after the start (alias s)."""
+        if self.spec.rolling:
+            elapsed = exp.DateDiff(
+                this=exp.column("time", "r"), expression=exp.column("started", "s"), unit=exp.var("MICROSECOND")
+            )
+            length = ROLLING_DAYS[self.spec.interval] * 86_400_000_000
+            return exp.IntDiv(this=elapsed, expression=exp.Literal.number(length))
+        unit = "MONTH" if self.spec.interval == "month" else "DAY"
+        days = exp.DateDiff(this=exp.column("returned", "r"), expression=exp.column("cohort", "s"), unit=exp.var(unit))
+        return exp.IntDiv(this=days, expression=exp.Literal.number(7)) if self.spec.interval == "week" else days
+
+    def _returns_until(self) -> dt.datetime:
+        """Returns are read until the last period of the last cohort ends (or now)."""
+        zone = zoneinfo.ZoneInfo(self.context.timezone)
+        day = self.dates.last_day
+        for _ in range(self._last_period() + 2):
+            day = next_start(day, self.spec.interval)
+        end = dt.datetime.combine(day, dt.time(), zone).astimezone(dt.UTC)
+        return min(end, max(self.context.now, self.dates.end)) if end > self.dates.end else self.dates.end
+
+    def shape(self, results: dict[str, pa.Table]) -> dict[str, Any]:
+        spec = self.spec
+        labels = bucket_labels(self.dates, spec.interval)
+        sizes: dict[tuple[str, str | None], int] = {}
+        volume: dict[str | None, int] = defaultdict(int)
+        for row in results["cohorts"].to_pylist():
+            key = (_label(row["cohort"]), row.get("breakdown"))
+            sizes[key] = row["actors"]
+            volume[row.get("breakdown")] += row["actors"]
+        top = (
+            set(sorted(volume, key=lambda value: (-volume[value], value or ""))[: spec.breakdown.limit])
+            if spec.breakdown
+            else {None}
+        )
+
+        def shown(value: str | None) -> str | None:
+            return value if value in top else OTHER
+
+        periods: dict[tuple[str, str | None], dict[str, set[int]]] = defaultdict(lambda: defaultdict(set))
+        for row in results["returns"].to_pylist():
+            periods[(_label(row["cohort"]), shown(row.get("breakdown")))][row["actor"]].add(row["period"])
+        merged_sizes: dict[tuple[str, str | None], int] = defaultdict(int)
+        for (cohort, value), size in sizes.items():
+            merged_sizes[(cohort, shown(value))] += size
+        columns = self._columns()
+        lines = []
+        for value in sorted(
+            {value for _, value in merged_sizes}, key=lambda v: (v == OTHER, -volume.get(v, 0), v or "")
+        ):
+            cohorts = []
+            for cohort in labels:
+                size = merged_sizes.get((cohort, value), 0)
+                returned = periods.get((cohort, value), {})
+                counts = [size] + [
+                    sum(1 for seen in returned.values() if self._counts(seen, column)) for column in columns
+                ]
+                cohorts.append(
+                    {
+                        "cohort": cohort,
+                        "size": size,
+                        "counts": counts,
+                        "rates": [round(count / size, 6) if size else None for count in counts],
+                        "complete": [self._complete(cohort, index) for index in range(len(counts))],
+                    }
+                )
+            line: dict[str, Any] = {"cohorts": cohorts}
+            if spec.breakdown:
+                line["breakdown_value"] = value
+            lines.append(line)
+        if not lines:
+            lines.append(
+                {
+                    "cohorts": [
+                        {"cohort": cohort, "size": 0, "counts": [], "rates": [], "complete": []} for cohort in labels
+                    ]
+                }
+            )
+        return {
+            "interval": spec.interval,
+            "periods": ["0", *(_column_label(column) for column in columns)],
+            "results": lines,
+        }
+
+    def _columns(self) -> list[tuple[int, int]]:
+        if self.spec.brackets:
+            return [tuple(bracket) for bracket in self.spec.brackets]  # type: ignore[misc]
+        return [(period, period) for period in range(1, self.spec.periods)]
+
+    def _counts(self, seen: set[int], column: tuple[int, int]) -> bool:
+        low, high = column
+        if self.spec.measure == "return_on_or_after" and not self.spec.brackets:
+            return any(period >= low for period in seen)
+        return any(low <= period <= high for period in seen)
+
+    def _complete(self, cohort: str, column_index: int) -> bool:
+        """Whether every actor of the cohort has had the column's whole period by now."""
+        if column_index == 0:
+            return True
+        high = self._columns()[column_index - 1][1]
+        day = dt.date.fromisoformat(cohort)
+        steps = high + 1 if not self.spec.rolling else high + 2  # rolling periods may start late in the cohort
+        for _ in range(steps):
+            day = next_start(day, self.spec.interval)
+        zone = zoneinfo.ZoneInfo(self.context.timezone)
+        return dt.datetime.combine(day, dt.time(), zone) <= self.context.now
+
+
+def _label(value: object) -> str:
+    return value.isoformat() if isinstance(value, dt.date) else str(value)
+
+
+def _column_label(column: tuple[int, int]) -> str:
+    low, high = column
+    return str(low) if low == high else f"{low}-{high}"

@@ -1,0 +1,69 @@
+"""Stickiness: in each week or month of the range, how many actors were active on exactly (or, cumulative,
+at least) 1, 2, ... days of it."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import pyarrow as pa
+from pydantic import Field
+from sqlglot import exp
+
+from sextant.insights.activity import active_days
+from sextant.insights.buckets import bucket_labels, label, start_of
+from sextant.insights.runner import QueryRunner
+from sextant.insights.spec import InsightSpec
+
+
+class StickinessSpec(InsightSpec):
+    kind: Literal["stickiness"] = "stickiness"
+    interval: Literal["week", "month"] = "week"
+    events: list[str] | None = Field(default=None, description="events that count as active; default all")
+    cumulative: bool = Field(default=False, description="count actors active on at least N days")
+
+
+class StickinessRunner(QueryRunner):
+    kind = "stickiness"
+    spec_model = StickinessSpec
+    spec: StickinessSpec
+
+    def queries(self) -> dict[str, exp.Expr]:
+        engine = self.context.engine
+        events = self.spec.events
+        days = active_days(
+            self.scan(),
+            start_of(self.dates.first_day, self.spec.interval),
+            self.dates.last_day,
+            events=None if events is None else lambda name: name.isin(*(self.parameters.bind(e) for e in events)),
+            filters=self.spec.filters,
+        )
+        period = engine.truncate_date(exp.column("day"), self.spec.interval)
+        per_actor = (
+            exp.select(period.as_("period"), exp.Count(this=exp.Star()).as_("active_days"))
+            .from_(days.subquery("active"))
+            .group_by(exp.column("actor"), period.copy())
+        )
+        return {
+            "stickiness": exp.select("period", "active_days", exp.Count(this=exp.Star()).as_("actors"))
+            .from_(per_actor.subquery("per_actor"))
+            .group_by("period", "active_days")
+        }
+
+    def shape(self, results: dict[str, pa.Table]) -> dict[str, Any]:
+        labels = bucket_labels(self.dates, self.spec.interval)
+        most = 7 if self.spec.interval == "week" else 31
+        histogram: dict[str, list[int]] = {period: [0] * most for period in labels}
+        for row in results["stickiness"].to_pylist():
+            histogram[label(row["period"])][row["active_days"] - 1] += row["actors"]
+        if self.spec.cumulative:
+            for counts in histogram.values():
+                for index in range(most - 2, -1, -1):
+                    counts[index] += counts[index + 1]
+        total = [sum(histogram[period][index] for period in labels) for index in range(most)]
+        return {
+            "interval": self.spec.interval,
+            "days": list(range(1, most + 1)),
+            "cumulative": self.spec.cumulative,
+            "periods": [{"period": period, "actors": histogram[period]} for period in labels],
+            "total": total,
+        }
