@@ -11,6 +11,7 @@ from sextant.cli import (  # noqa: F401 - importing registers the commands
     instance_commands,
     key_commands,
     project_commands,
+    query_command,
 )
 from sextant.cli.app import app, errors
 from sextant.errors import SextantError

@@ -145,6 +145,13 @@ class ActiveUsersRunner(QueryRunner):
         series = {name: [counts[name][day] for day in calendar] for name in WINDOWS}
         return {"labels": [day.isoformat() for day in calendar], **series, "dau_mau_by_month": ratios}
 
+    @staticmethod
+    def rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+        return [
+            {"day": day, **{name: result[name][index] for name in WINDOWS}}
+            for index, day in enumerate(result["labels"])
+        ]
+
 
 def _running(change: dict[dt.date, int], days: list[dt.date]) -> dict[dt.date, int]:
     """The running total of `change` on each of `days` (ascending)."""

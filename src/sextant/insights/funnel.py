@@ -161,6 +161,35 @@ class FunnelRunner(QueryRunner):
             output = [self._steps([], None)]
         return {"order": spec.order, "window_seconds": spec.window.seconds, "results": output}
 
+    @staticmethod
+    def rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+        if "persons" in result:
+            return [{"actor": actor} for actor in result["persons"]]
+        if "labels" in result:
+            return [
+                {"bucket": bucket, "entered": entered, "converted": converted, "conversion": rate}
+                for bucket, entered, converted, rate in zip(
+                    result["labels"], result["entered"], result["converted"], result["conversion"], strict=True
+                )
+            ]
+        output = []
+        for line in result["results"]:
+            for step in line["steps"]:
+                row: dict[str, Any] = {}
+                if "breakdown_value" in line:
+                    row["breakdown"] = line["breakdown_value"]
+                timing = step.get("time_to_convert") or {}
+                row |= {
+                    "step": step["step"],
+                    "event": step["event"],
+                    "count": step["count"],
+                    "from_previous": step["conversion_from_previous"],
+                    "from_first": step["conversion_from_first"],
+                    "median_seconds": timing.get("median"),
+                }
+                output.append(row)
+        return output
+
     def _actors(self, table: pa.Table) -> list[ActorResult]:
         spec = self.spec
         if table.num_rows == 0:

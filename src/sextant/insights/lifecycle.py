@@ -107,3 +107,10 @@ class LifecycleRunner(QueryRunner):
             "labels": labels,
             **{status: [(-1 if status == "dormant" else 1) * counts[status][p] for p in labels] for status in STATUSES},
         }
+
+    @staticmethod
+    def rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+        return [
+            {"period": period, **{status: result[status][index] for status in STATUSES}}
+            for index, period in enumerate(result["labels"])
+        ]

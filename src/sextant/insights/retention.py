@@ -237,6 +237,20 @@ class RetentionRunner(QueryRunner):
             "results": lines,
         }
 
+    @staticmethod
+    def rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+        output = []
+        for line in result["results"]:
+            for cohort in line["cohorts"]:
+                row: dict[str, Any] = {}
+                if "breakdown_value" in line:
+                    row["breakdown"] = line["breakdown_value"]
+                row |= {"cohort": cohort["cohort"], "size": cohort["size"]}
+                for period, rate in zip(result["periods"][1:], cohort["rates"][1:], strict=False):
+                    row[f"period {period}"] = rate
+                output.append(row)
+        return output
+
     def _columns(self) -> list[tuple[int, int]]:
         if self.spec.brackets:
             return [tuple(bracket) for bracket in self.spec.brackets]  # type: ignore[misc]

@@ -61,6 +61,11 @@ class QueryRunner(ABC):
     def shape(self, results: dict[str, pa.Table]) -> dict[str, Any]:
         """The JSON result from the queries' Arrow results."""
 
+    @staticmethod
+    @abstractmethod
+    def rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+        """The result as flat rows, for tables and CSV downloads."""
+
 
 def runner_class(kind: str) -> type[QueryRunner]:
     if kind not in RUNNERS:

@@ -169,6 +169,24 @@ class SegmentationRunner(QueryRunner):
             shaped["formula"] = self._formula(by_letter, len(labels))
         return shaped
 
+    @staticmethod
+    def rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+        lines = [
+            (line.get("breakdown_value"), f"{line['series']}: {line['label']} ({line['math']})", line["data"])
+            for line in result["series"]
+        ]
+        lines += [
+            (line.get("breakdown_value"), f"formula: {line['formula']}", line["data"])
+            for line in result.get("formula", [])
+        ]
+        output = []
+        for index, bucket in enumerate(result["labels"]):
+            row: dict[str, Any] = {"bucket": bucket}
+            for breakdown, name, data in lines:
+                row[name if breakdown is None else f"{name} [{breakdown}]"] = data[index]
+            output.append(row)
+        return output
+
     def _line(self, letter: str, series: Series, breakdown: str | None, data: list[Any], total: Any) -> dict[str, Any]:
         line: dict[str, Any] = {
             "series": letter,

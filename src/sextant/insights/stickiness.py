@@ -67,3 +67,13 @@ class StickinessRunner(QueryRunner):
             "periods": [{"period": period, "actors": histogram[period]} for period in labels],
             "total": total,
         }
+
+    @staticmethod
+    def rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+        return [
+            {
+                "period": period["period"],
+                **{f"{days} days": count for days, count in zip(result["days"], period["actors"], strict=True)},
+            }
+            for period in result["periods"]
+        ]

@@ -14,20 +14,30 @@ from sextant.auth.keys import KeyChecker
 from sextant.errors import Overloaded, PayloadTooLarge, RateLimited, SextantError
 from sextant.ingest.pipeline import IngestPipeline
 from sextant.ingest.rate_limit import RateLimiter
-from sextant.web import catalog_routes, health_routes, ingest_routes, telemetry_routes, vendor_routes
+from sextant.insights.service import Insights
+from sextant.web import (
+    catalog_routes,
+    health_routes,
+    ingest_routes,
+    query_routes,
+    telemetry_routes,
+    vendor_routes,
+)
 from sextant.web.state import ServerState
 from sextant.workspace import Workspace
 
 
 def create_app(workspace: Workspace, local_token: str | None = None) -> FastAPI:
     settings = workspace.project.config.ingest
+    pipeline = IngestPipeline(workspace.project, workspace.warehouse)
     state = ServerState(
         workspace=workspace,
-        pipeline=IngestPipeline(workspace.project, workspace.warehouse),
+        pipeline=pipeline,
         keys=KeyChecker(workspace.metadata),
         rate_limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
         local_token=local_token or secrets.token_urlsafe(32),
         agreed_levels=instances.agreed_levels(workspace.warehouse, workspace.project.name),
+        insights=Insights(workspace.project, workspace.warehouse, lambda: pipeline.plan_file.plan),
     )
     state.keys.local_ingest_secrets.add(state.local_token)
 
@@ -45,6 +55,7 @@ def create_app(workspace: Workspace, local_token: str | None = None) -> FastAPI:
     app.include_router(ingest_routes.router)
     app.include_router(telemetry_routes.router)
     app.include_router(catalog_routes.router)
+    app.include_router(query_routes.router)
     vendor_routes.register(app)
     app.add_exception_handler(SextantError, _error_response)  # type: ignore[arg-type]
     return app

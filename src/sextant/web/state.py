@@ -9,6 +9,7 @@ from starlette.requests import Request
 from sextant.auth.keys import KeyChecker
 from sextant.ingest.pipeline import IngestPipeline
 from sextant.ingest.rate_limit import RateLimiter
+from sextant.insights.service import Insights
 from sextant.metadata.models import KeyKind
 from sextant.workspace import Workspace
 
@@ -23,6 +24,7 @@ class ServerState:
     local_token: str
     # Site id -> telemetry level agreed for the instance; pings are filtered by it before they are stored.
     agreed_levels: dict[str, str]
+    insights: Insights
 
 
 def bearer_token(request: Request) -> str | None:
