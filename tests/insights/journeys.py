@@ -1,0 +1,43 @@
+"""A small hand-checked world shared by the activity-based insight tests (times in UTC; the project's time
+zone is Europe/Berlin, two hours ahead in May).
+
+- alice: Signed Up Mon 6 May 09:00, Search 11:00, Search Tue 7 May 09:00, Search Wed 15 May 09:00
+- bob: Signed Up Tue 7 May 09:00, Search Wed 8 May 09:00, Search Thu 9 May 23:00 (Fri 10 May, 01:00 local)
+- backend: Search Mon 6 May 09:00 (the seeds' server-side sender, not a user)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from tests.conftest import T0, ingest, journeys_for
+
+from sextant.ingest.store import EventStore
+from sextant.ingest.tracking_plan import TrackingPlan
+from sextant.insights.runner import run_query
+from sextant.insights.scan import QueryContext
+from sextant.workspace import Workspace
+
+__all__ = ["DAY", "HOUR", "NOW", "T0", "load_world", "query"]
+
+HOUR = dt.timedelta(hours=1)
+DAY = dt.timedelta(days=1)
+NOW = T0 + 12 * DAY  # Sat 18 May 09:00 UTC
+
+WORLD = {
+    "alice": [("Signed Up", T0), ("Search", T0 + 2 * HOUR), ("Search", T0 + DAY), ("Search", T0 + 9 * DAY)],
+    "bob": [("Signed Up", T0 + DAY), ("Search", T0 + 2 * DAY), ("Search", T0 + 3 * DAY + 14 * HOUR)],
+    "backend": [("Search", T0)],
+}
+
+
+def load_world(store: EventStore) -> None:
+    ingest(store, journeys_for(WORLD))  # type: ignore[arg-type]
+
+
+def query(workspace: Workspace, spec: dict[str, object], now: dt.datetime = NOW) -> dict[str, object]:
+    context = QueryContext(
+        workspace.warehouse, workspace.project.name, workspace.project.config.timezone, TrackingPlan(), now
+    )
+    result: dict[str, object] = run_query(spec, context).result
+    return result
