@@ -47,3 +47,18 @@ def test_every_vendor_path_is_documented() -> None:
             if path.endswith("/") or path in ("/capture", "/e", "/i/v0/e", "/v1/import"):
                 continue  # aliases of documented paths
             assert path in text, path
+
+
+def test_every_insight_example_is_a_valid_spec_and_every_kind_has_one(tmp_path: Path) -> None:
+    from sextant.insights.runner import RUNNERS, parse_spec
+    from sextant.insights.service import Insights
+    from sextant.workspace import Workspace
+
+    examples = [orjson.loads(example) for example in blocks("insights.md", "json")]
+    assert {example["kind"] for example in examples} == set(RUNNERS)
+    workspace, _ = Workspace.initialize(tmp_path / "docs", name="docs")
+    insights = Insights(workspace.project, workspace.warehouse, tracking_plan.TrackingPlan)
+    for example in examples:
+        parse_spec(example)
+        assert insights.query(example).kind == example["kind"]  # runs on an empty warehouse
+    workspace.close()

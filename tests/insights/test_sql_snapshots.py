@@ -43,8 +43,10 @@ def test_generated_sql_matches_its_snapshot(workspace: Workspace, engine_name: s
     spec = parse_spec(SPECS[kind])
     context = QueryContext(workspace.warehouse, "acme", "Europe/Berlin", TrackingPlan(), NOW)
     runner = runner_class(kind)(spec, context, resolve_dates(spec.date_from, spec.date_to, "Europe/Berlin", NOW))
+    engine = workspace.warehouse
     rendered = "\n\n".join(
-        f"-- {name}\n{workspace.warehouse.render(query)};" for name, query in sorted(runner.queries().items())
+        f"-- {name}\n{engine.render(engine.bind(query, runner.parameters.values))};"
+        for name, query in sorted(runner.queries().items())
     )
     snapshot = SNAPSHOTS / engine_name / f"{kind}.sql"
     if os.environ.get("SEXTANT_UPDATE_SNAPSHOTS"):
