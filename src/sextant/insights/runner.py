@@ -30,6 +30,7 @@ RUNNERS: dict[str, str] = {
     "stickiness": "sextant.insights.stickiness:StickinessRunner",
     "lifecycle": "sextant.insights.lifecycle:LifecycleRunner",
     "active_users": "sextant.insights.active_users:ActiveUsersRunner",
+    "persons": "sextant.insights.persons:PersonsRunner",
 }
 
 

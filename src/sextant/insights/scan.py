@@ -199,7 +199,7 @@ class EventScan:
         )
         if self._current_persons:
             on = exp.column("person_id", "cp").eq(self.person())
-            query = query.join(self._current_person_rows(), on=on, join_type="left")
+            query = query.join(self.current_persons(), on=on, join_type="left")
         for group_type in sorted(self._group_joins):
             alias = _group_alias(group_type)
             key = self.engine.json_text(exp.column("groups", "e"), [group_type])
@@ -218,11 +218,18 @@ class EventScan:
             .subquery("m")
         )
 
-    def _current_person_rows(self) -> exp.Subquery:
+    def current_persons(self) -> exp.Subquery:
+        """Each person's current properties, first creation time and whether they are identified (alias cp)."""
         latest = exp.ArgMax(this=exp.column("properties"), expression=exp.column("version"))
+        identified = exp.ArgMax(this=exp.column("is_identified"), expression=exp.column("version"))
         person = exp.cast(exp.column("person_id"), "text")
         return (
-            exp.select(person.as_("person_id"), exp.cast(latest, "text").as_("properties"))
+            exp.select(
+                person.as_("person_id"),
+                exp.cast(latest, "text").as_("properties"),
+                exp.Min(this=exp.column("created_at")).as_("created_at"),
+                identified.as_("is_identified"),
+            )
             .from_("persons")
             .where(exp.column("project").eq(self.parameters.bind(self.context.project)))
             .group_by(person.copy())
