@@ -31,6 +31,7 @@ RUNNERS: dict[str, str] = {
     "lifecycle": "sextant.insights.lifecycle:LifecycleRunner",
     "active_users": "sextant.insights.active_users:ActiveUsersRunner",
     "persons": "sextant.insights.persons:PersonsRunner",
+    "paths": "sextant.insights.paths:PathsRunner",
 }
 
 
