@@ -55,10 +55,19 @@ def test_every_insight_example_is_a_valid_spec_and_every_kind_has_one(tmp_path: 
     from sextant.workspace import Workspace
 
     examples = [orjson.loads(example) for example in blocks("insights.md", "json")]
-    assert {example["kind"] for example in examples} == set(RUNNERS)
+    queries = [example for example in examples if "kind" in example]
+    assert {example["kind"] for example in queries} == set(RUNNERS)
     workspace, _ = Workspace.initialize(tmp_path / "docs", name="docs")
-    insights = Insights(workspace.project, workspace.warehouse, tracking_plan.TrackingPlan)
-    for example in examples:
+    insights = Insights(workspace.project, workspace.warehouse, tracking_plan.TrackingPlan, workspace.metadata)
+    for example in queries:
         parse_spec(example)
         assert insights.query(example).kind == example["kind"]  # runs on an empty warehouse
+    for cohort in (example for example in examples if "kind" not in example):
+        saved = insights.create_cohort(cohort)
+        spec = {
+            "kind": "segmentation",
+            "series": [{"event": None}],
+            "filters": [{"type": "cohort", "cohort": saved.id}],
+        }
+        assert insights.query(spec).result["series"][0]["total"] == 0
     workspace.close()

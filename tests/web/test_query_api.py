@@ -6,6 +6,7 @@ import httpx
 
 from sextant.auth.keys import create_key
 from sextant.ingest.store import EventStore
+from sextant.insights.runner import RUNNERS
 from sextant.metadata.models import KeyKind
 from sextant.workspace import Workspace
 from tests.conftest import LiveServer
@@ -66,4 +67,4 @@ def test_the_schema_covers_every_kind(live_server: LiveServer, workspace: Worksp
     body = schema.json()
     variants = [body["$defs"][variant["$ref"].rsplit("/", 1)[1]] for variant in body["anyOf"]]
     kinds = {variant["properties"]["kind"]["const"] for variant in variants}
-    assert kinds == {"segmentation", "funnel", "retention", "stickiness", "lifecycle", "active_users"}
+    assert kinds == set(RUNNERS) >= {"segmentation", "funnel", "retention", "stickiness", "lifecycle", "paths"}

@@ -6,6 +6,7 @@ import sys
 
 from sextant.cli import (  # noqa: F401 - importing registers the commands
     catalog_command,
+    cohort_commands,
     demo_command,
     import_command,
     instance_commands,

@@ -56,7 +56,7 @@ class PersonsRequest(StrictModel):
     step: int = Field(ge=0, description="0-based step")
     status: Literal["converted", "dropped"] = "converted"
     breakdown_value: str | None = None
-    limit: int = Field(default=100, ge=1, le=100_000)
+    limit: int = Field(default=100, ge=1, le=1_000_000)
 
 
 class FunnelSpec(InsightSpec):
@@ -212,7 +212,8 @@ class FunnelRunner(QueryRunner):
         for (actor, _), rows in partitions.items():
             groups = _groups(rows, times, step_masks, exclusion_masks, values)
             found = attempts(groups, len(spec.steps), window, spec.order, exclusions, entry_from, entry_to)
-            kept = [attempt for attempt in found if not attempt.excluded]
+            # An any-order attempt whose window holds no first step reached no step: it never entered.
+            kept = [attempt for attempt in found if attempt.reached and not attempt.excluded]
             previous = best.get(actor)
             pool = (previous[2] if previous else []) + kept
             if not pool:

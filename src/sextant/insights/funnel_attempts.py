@@ -85,7 +85,8 @@ def _attempt(
     states = set(range(1, 2 + advance))
     excluded = False
     for group in groups[start + 1 :]:
-        if group.time > deadline or not states:
+        # A broken strict chain reaches no further step, but exclusions still count until the window ends.
+        if group.time > deadline or (not states and not exclusions):
             break
         following: set[int] = set()
         for state in states:

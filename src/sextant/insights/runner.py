@@ -175,6 +175,7 @@ def run_query(
             [item.model_dump(mode="json") for item in context.access_filters],
             context.engine.url,
             context.engine.generation,
+            context.cohorts.version() if context.cohorts else None,
             context.project,
         ]
     )
@@ -195,7 +196,10 @@ def _run_once(spec: InsightSpec, context: QueryContext, dates: DateRange) -> Que
     queries = runner.queries()
     compiled = time.perf_counter()
     bound = {name: _used(query, runner.parameters.values) for name, query in queries.items()}
-    results = {name: context.engine.execute(query, bound[name]) for name, query in queries.items()}
+    results = {
+        name: context.engine.execute(query, bound[name], _read(query, runner.parameters.tables))
+        for name, query in queries.items()
+    }
     executed = time.perf_counter()
     shaped = runner.shape(results)
     finished = time.perf_counter()
@@ -217,3 +221,9 @@ def _used(query: exp.Expr, values: dict[str, object]) -> dict[str, object]:
     """The parameters a query refers to (DuckDB refuses extra ones)."""
     names = {placeholder.name for placeholder in query.find_all(exp.Placeholder)}
     return {name: value for name, value in values.items() if name in names}
+
+
+def _read(query: exp.Expr, tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
+    """The attached Arrow tables a query reads."""
+    names = {table.name for table in query.find_all(exp.Table)}
+    return {name: table for name, table in tables.items() if name in names}

@@ -7,9 +7,11 @@ Every user value is bound as a parameter. Access filters from the caller are app
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
+import pyarrow as pa
 from sqlglot import exp
 
 from sextant.errors import QueryError
@@ -19,6 +21,18 @@ from sextant.warehouse.engine import Engine
 
 OTHER = "$other"  # the breakdown value that collects everything outside the top N
 NONE = "$none"  # the breakdown value of events without the property
+
+
+class CohortSource(Protocol):
+    """Saved cohorts, as queries of their members' person ids."""
+
+    def members(self, cohort: int, scan: EventScan) -> exp.Select: ...
+
+    def name(self, cohort: int) -> str: ...
+
+    def version(self) -> int:
+        """Changes whenever a cohort changes, so that cached results that used it are not reused."""
+        ...
 
 
 @dataclass
@@ -32,20 +46,26 @@ class QueryContext:
     now: dt.datetime
     # Row-level access filters of the caller; applied to every scan.
     access_filters: Sequence[Filter] = ()
-    # Cohort id -> a query of its members' person ids (text); None when cohorts are not available.
-    cohort_members: Callable[[int], exp.Select] | None = None
+    # Saved cohorts; None where there are none (a bare warehouse without a metadata database).
+    cohorts: CohortSource | None = None
 
 
 @dataclass
 class Parameters:
-    """Values bound to named placeholders."""
+    """Values bound to named placeholders, and Arrow tables the queries read by name (such as the members
+    of a static cohort)."""
 
     values: dict[str, object] = field(default_factory=dict)
+    tables: dict[str, pa.Table] = field(default_factory=dict)
 
     def bind(self, value: object) -> exp.Placeholder:
         name = f"p{len(self.values)}"
         self.values[name] = value
         return exp.Placeholder(this=name)
+
+    def attach(self, name: str, table: pa.Table) -> exp.Table:
+        self.tables[name] = table
+        return exp.to_table(name)
 
 
 def stored_names(plan: TrackingPlan, shown: str) -> list[str]:
@@ -105,8 +125,22 @@ class EventScan:
         return self.engine.json_text(exp.column("properties", _group_alias(group_type)), [key])
 
     def breakdown_value(self, breakdown: Breakdown) -> exp.Expr:
+        if breakdown.type == "cohort":
+            # A person in several of the cohorts shows under the first one listed.
+            cohorts = self._cohorts()
+            case = exp.Case()
+            for cohort in breakdown.cohorts:
+                member = self.person().isin(query=cohorts.members(cohort, self))
+                case = case.when(member, exp.Literal.string(cohorts.name(cohort)))
+            return case.else_(exp.Literal.string(NONE))
+        assert breakdown.key is not None
         value = self.property(breakdown.type, breakdown.key, breakdown.group_type)
         return exp.Coalesce(this=value, expressions=[exp.Literal.string(NONE)])
+
+    def _cohorts(self) -> CohortSource:
+        if self.context.cohorts is None:
+            raise QueryError("cohorts are saved in the project's metadata, which this query cannot reach")
+        return self.context.cohorts
 
     # Conditions
 
@@ -129,9 +163,7 @@ class EventScan:
         if isinstance(item, FilterGroup):
             return exp.paren(self.condition(item.filters, item.operator) or exp.true())
         if isinstance(item, CohortFilter):
-            if self.context.cohort_members is None:
-                raise QueryError("cohort filters need saved cohorts; this project has none")
-            member = self.person().isin(query=self.context.cohort_members(item.cohort))
+            member = self.person().isin(query=self._cohorts().members(item.cohort, self))
             return exp.not_(member) if item.negate else member
         return self._property_condition(item)
 

@@ -7,7 +7,12 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from pydantic import ValidationError
+from sqlalchemy.orm import Session, sessionmaker
+
+from sextant.errors import QueryError
 from sextant.ingest.tracking_plan import TrackingPlan
+from sextant.insights.cohorts import CohortMembers, CohortRequest, CohortStore, SavedCohort, persons_of
 from sextant.insights.runner import QueryResult, ResultCache, run_query
 from sextant.insights.scan import QueryContext
 from sextant.insights.spec import Filter, InsightSpec
@@ -16,11 +21,18 @@ from sextant.warehouse.engine import Engine
 
 
 class Insights:
-    def __init__(self, project: Project, warehouse: Engine, plan: Callable[[], TrackingPlan]) -> None:
+    def __init__(
+        self,
+        project: Project,
+        warehouse: Engine,
+        plan: Callable[[], TrackingPlan],
+        metadata: sessionmaker[Session] | None = None,
+    ) -> None:
         self.project = project
         self.warehouse = warehouse
         self.plan = plan
         self.cache = ResultCache()
+        self.cohorts = CohortStore(metadata) if metadata is not None else None
 
     def query(
         self,
@@ -30,12 +42,39 @@ class Insights:
         access_filters: Sequence[Filter] = (),
         now: dt.datetime | None = None,
     ) -> QueryResult:
-        context = QueryContext(
+        return run_query(spec, self._context(access_filters, now), self.cache, refresh=refresh)
+
+    def create_cohort(self, body: dict[str, Any], *, access_filters: Sequence[Filter] = ()) -> SavedCohort:
+        """Save a cohort from a definition, a list of persons, or the persons of a query."""
+        request = _parse(CohortRequest, body)
+        members = request.persons
+        if request.from_query is not None:
+            members = persons_of(self.query(request.from_query, access_filters=access_filters).result)
+        return self.cohort_store().create(request.name, request.definition, members)
+
+    def cohort_store(self) -> CohortStore:
+        if self.cohorts is None:
+            raise QueryError("cohorts need the project's metadata database")
+        return self.cohorts
+
+    def _context(self, access_filters: Sequence[Filter], now: dt.datetime | None) -> QueryContext:
+        return QueryContext(
             engine=self.warehouse.cursor(),
             project=self.project.name,
             timezone=self.project.config.timezone,
             plan=self.plan(),
             now=now or dt.datetime.now(dt.UTC),
             access_filters=access_filters,
+            cohorts=CohortMembers(self.cohorts) if self.cohorts is not None else None,
         )
-        return run_query(spec, context, self.cache, refresh=refresh)
+
+
+def _parse(model: type[CohortRequest], body: dict[str, Any]) -> CohortRequest:
+    try:
+        return model.model_validate(body)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in problem['loc']) or 'body'}: {problem['msg']}"
+            for problem in error.errors()
+        )
+        raise QueryError(f"invalid cohort: {problems}") from None

@@ -79,15 +79,22 @@ FilterGroup.model_rebuild()
 
 
 class Breakdown(StrictModel):
-    """Split results by a property: the top `limit` values by volume, the rest as "other"."""
+    """Split results by a property (the top `limit` values by volume, the rest as "other"), or by saved
+    cohorts (a person in several shows under the first one listed)."""
 
-    type: Literal["event", "person", "group"] = "event"
-    key: str = Field(min_length=1)
+    type: Literal["event", "person", "group", "cohort"] = "event"
+    key: str | None = Field(default=None, min_length=1)
     group_type: str | None = None
+    cohorts: list[int] = []
     limit: int = Field(default=10, ge=1, le=1000)
 
     @model_validator(mode="after")
-    def _group_type(self) -> Breakdown:
+    def _complete(self) -> Breakdown:
+        if self.type == "cohort":
+            if not self.cohorts:
+                raise ValueError("a cohort breakdown needs `cohorts`, a list of cohort ids")
+        elif not self.key:
+            raise ValueError(f"a breakdown by {self.type} property needs `key`, the property's name")
         if self.type == "group" and not self.group_type:
             raise ValueError(f"breakdown by group property {self.key!r} needs `group_type`, such as account")
         return self

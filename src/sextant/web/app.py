@@ -17,6 +17,7 @@ from sextant.ingest.rate_limit import RateLimiter
 from sextant.insights.service import Insights
 from sextant.web import (
     catalog_routes,
+    cohort_routes,
     health_routes,
     ingest_routes,
     query_routes,
@@ -37,7 +38,7 @@ def create_app(workspace: Workspace, local_token: str | None = None) -> FastAPI:
         rate_limiter=RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
         local_token=local_token or secrets.token_urlsafe(32),
         agreed_levels=instances.agreed_levels(workspace.warehouse, workspace.project.name),
-        insights=Insights(workspace.project, workspace.warehouse, lambda: pipeline.plan_file.plan),
+        insights=Insights(workspace.project, workspace.warehouse, lambda: pipeline.plan_file.plan, workspace.metadata),
     )
     state.keys.local_ingest_secrets.add(state.local_token)
 
@@ -56,6 +57,7 @@ def create_app(workspace: Workspace, local_token: str | None = None) -> FastAPI:
     app.include_router(telemetry_routes.router)
     app.include_router(catalog_routes.router)
     app.include_router(query_routes.router)
+    app.include_router(cohort_routes.router)
     vendor_routes.register(app)
     app.add_exception_handler(SextantError, _error_response)  # type: ignore[arg-type]
     return app

@@ -1,0 +1,51 @@
+"""Saved cohorts over HTTP: create (from a definition, a list of persons or a query's persons), list, show
+and delete. Cohorts are used in any query's filters and breakdowns by id."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from sextant.errors import QueryError
+from sextant.web.state import reader_state
+
+router = APIRouter()
+
+
+@router.post("/api/v1/cohorts")
+async def create_cohort(request: Request) -> JSONResponse:
+    """Save a cohort: `{"name", "definition"}`, `{"name", "persons": [...]}` or `{"name", "from_query": spec}`."""
+    state = reader_state(request)
+    try:
+        body: Any = orjson.loads(await request.body())
+    except orjson.JSONDecodeError as error:
+        raise QueryError(f"the body is not JSON ({error})") from None
+    if not isinstance(body, dict):
+        raise QueryError("a cohort is a JSON object with a `name`")
+    saved = await run_in_threadpool(state.insights.create_cohort, body)
+    return JSONResponse(saved.as_json(), status_code=201)
+
+
+@router.get("/api/v1/cohorts")
+async def list_cohorts(request: Request) -> JSONResponse:
+    state = reader_state(request)
+    cohorts = await run_in_threadpool(state.insights.cohort_store().all)
+    return JSONResponse({"cohorts": [cohort.as_json() for cohort in cohorts]})
+
+
+@router.get("/api/v1/cohorts/{cohort}")
+async def get_cohort(request: Request, cohort: int) -> JSONResponse:
+    state = reader_state(request)
+    saved = await run_in_threadpool(state.insights.cohort_store().get, cohort)
+    return JSONResponse(saved.as_json())
+
+
+@router.delete("/api/v1/cohorts/{cohort}")
+async def delete_cohort(request: Request, cohort: int) -> Response:
+    state = reader_state(request)
+    await run_in_threadpool(state.insights.cohort_store().delete, cohort)
+    return Response(status_code=204)
