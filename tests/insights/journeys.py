@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from tests.conftest import T0, ingest, journeys_for
-
 from sextant.ingest.store import EventStore
 from sextant.ingest.tracking_plan import TrackingPlan
 from sextant.insights.runner import run_query
 from sextant.insights.scan import QueryContext
 from sextant.workspace import Workspace
+from tests.conftest import T0, ingest, journeys_for
 
 __all__ = ["DAY", "HOUR", "NOW", "T0", "load_world", "query"]
 

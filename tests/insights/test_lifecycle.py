@@ -1,9 +1,8 @@
 from __future__ import annotations
 
-from tests.insights.journeys import load_world, query
-
 from sextant.ingest.store import EventStore
 from sextant.workspace import Workspace
+from tests.insights.journeys import load_world, query
 
 
 def test_daily_lifecycle(workspace: Workspace, store: EventStore) -> None:

@@ -1,9 +1,8 @@
 from __future__ import annotations
 
-from tests.insights.journeys import DAY, HOUR, T0, load_world, query
-
 from sextant.ingest.store import EventStore
 from sextant.workspace import Workspace
+from tests.insights.journeys import DAY, HOUR, T0, load_world, query
 
 BASE = {"kind": "retention", "interval": "day", "date_from": "2024-05-06", "date_to": "2024-05-07"}
 STEPS = {"start": {"event": "Signed Up"}, "return": {"event": "Search"}}

@@ -1,8 +1,9 @@
 """Active users: DAU, WAU and MAU for every day of the range (trailing 1, 7 and 30 local days), and per
 calendar month the seeds' DAU/MAU: the month's average DAU divided by the month's MAU.
 
-An actor covers the days [d, d + w) after each active day d; counting covered days from the starts and
-ends of those spans gives the rolling counts from one pass over the active days."""
+An actor covers the days [d, d + w) after each active day d. One query counts active days by day and by
+the gap to the actor's previous active day; from that small table, the starts and ends of coverage give
+every rolling count, and a day whose gap reaches back past the first of its month counts for that month."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from sextant.insights.runner import QueryRunner
 from sextant.insights.spec import InsightSpec
 
 WINDOWS = {"dau": 1, "wau": 7, "mau": 30}
+MAX_GAP = 31  # gaps longer than every window and every day of a month behave alike
 # Events that say someone signed in, up or out or handled a password are not use of the product.
 DEFAULT_EXCLUDED_EVENTS = [
     "%sign in%",
@@ -70,40 +72,19 @@ class ActiveUsersRunner(QueryRunner):
                 exp.Sub(this=exp.column("day"), expression=exp.Literal.number(1000)),
             ],
         )
+        by_actor = exp.Order(expressions=[exp.column("day")])
         spans = exp.select(
             "day",
-            exp.Window(
-                this=previous, partition_by=[exp.column("actor")], order=exp.Order(expressions=[exp.column("day")])
-            ).as_("previous"),
-        ).from_("active")
-        queries: dict[str, exp.Expr] = {}
-        for name, width in WINDOWS.items():
-            start = exp.Greatest(
-                this=exp.column("day"),
-                expressions=[exp.Add(this=exp.column("previous"), expression=exp.Literal.number(width))],
-            )
-            for edge, value in (
-                ("start", start),
-                ("stop", exp.Add(this=exp.column("day"), expression=exp.Literal.number(width))),
-            ):
-                queries[f"{name}_{edge}"] = (
-                    exp.select(value.as_("changed_on"), exp.Count(this=exp.Star()).as_("actors"))
-                    .with_("active", as_=days)
-                    .with_("spans", as_=spans)
-                    .from_("spans")
-                    .group_by(value.copy())
-                )
-        month = self.context.engine.truncate_date(exp.column("day"), "month")
-        queries["months"] = (
-            exp.select(
-                month.as_("month"), exp.Count(this=exp.Distinct(expressions=[exp.column("actor")])).as_("actors")
-            )
-            .with_("active", as_=days.copy())
-            .from_("active")
-            .where(exp.GTE(this=exp.column("day"), expression=self.parameters.bind(month_start)))
-            .group_by(month.copy())
-        )
-        return queries
+            exp.Window(this=previous, partition_by=[exp.column("actor")], order=by_actor).as_("previous"),
+        ).from_(days.subquery("active"))
+        days_since = exp.DateDiff(this=exp.column("day"), expression=exp.column("previous"), unit=exp.var("DAY"))
+        gap = exp.Least(this=days_since, expressions=[exp.Literal.number(MAX_GAP)])
+        # One row per day and gap to the actor's previous active day (capped): enough for every window and month.
+        return {
+            "gaps": exp.select("day", gap.as_("gap"), exp.Count(this=exp.Star()).as_("actors"))
+            .from_(spans.subquery("spans"))
+            .group_by(exp.column("day"), gap.copy())
+        }
 
     def _counts_as_active(self, name: exp.Expr) -> exp.Expr:
         bind = self.parameters.bind
@@ -119,15 +100,22 @@ class ActiveUsersRunner(QueryRunner):
         first, last = self.dates.first_day, self.dates.last_day
         calendar = _days(first, last)
         month_days = _days(first.replace(day=1), last)
+        gaps = results["gaps"].to_pylist()
         counts: dict[str, dict[dt.date, int]] = {}
-        for name in WINDOWS:
+        for name, width in WINDOWS.items():
+            # An active day d covers [d, d + width); where the previous active day already covered part of
+            # that, the new coverage starts later.
             change: dict[dt.date, int] = defaultdict(int)
-            for row in results[f"{name}_start"].to_pylist():
-                change[row["changed_on"]] += row["actors"]
-            for row in results[f"{name}_stop"].to_pylist():
-                change[row["changed_on"]] -= row["actors"]
+            for row in gaps:
+                day, gap = row["day"], row["gap"]
+                change[day if gap >= width else day + dt.timedelta(days=width - gap)] += row["actors"]
+                change[day + dt.timedelta(days=width)] -= row["actors"]
             counts[name] = _running(change, month_days)
-        months = {row["month"]: row["actors"] for row in results["months"].to_pylist()}
+        months: dict[dt.date, int] = defaultdict(int)
+        for row in gaps:
+            day = row["day"]
+            if day >= first.replace(day=1) and row["gap"] > day.day - 1:  # first active day of its month
+                months[day.replace(day=1)] += row["actors"]
         ratios = []
         for month, days_of_month in itertools.groupby(month_days, key=lambda day: day.replace(day=1)):
             days = list(days_of_month)

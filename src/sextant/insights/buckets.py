@@ -38,6 +38,11 @@ def next_start(day: dt.date, interval: Interval) -> dt.date:
     return day + dt.timedelta(days=1)
 
 
+def end_of(day: dt.date, interval: Interval) -> dt.date:
+    """The last day of the period containing `day`."""
+    return next_start(start_of(day, interval), interval) - dt.timedelta(days=1)
+
+
 def bucket_labels(dates: DateRange, interval: Interval) -> list[str]:
     """Every bucket the range touches, in order."""
     if interval == "hour":

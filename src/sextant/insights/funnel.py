@@ -1,32 +1,33 @@
 """Funnels: how many actors go through 2 to 30 steps within a conversion window, where they drop off, how
 long each step takes, how conversion changes over time, and who converted or dropped.
 
-One filtered scan gives each actor's step events in time order; the per-actor pass in `funnel_attempts`
+One filtered scan gives each actor's step events; the compiled per-actor pass in `funnel_kernel`
 follows every attempt from its entry. Each actor counts once, with their best attempt.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import statistics
 import zoneinfo
-from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field, model_validator
 from sqlglot import exp
 
+from sextant.insights import funnel_kernel
 from sextant.insights.buckets import bucket_labels, label, start_of
-from sextant.insights.funnel_attempts import Attempt, Exclusion, FunnelEvent, Group, attempts
 from sextant.insights.runner import QueryRunner
 from sextant.insights.scan import NONE, OTHER
 from sextant.insights.spec import DateRange, EventSelector, InsightSpec, StrictModel
 
 MAX_STEPS = 30
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+OTHER_CODE = -2
 UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 7 * 86400}
 
 
@@ -88,14 +89,6 @@ class FunnelSpec(InsightSpec):
         return self
 
 
-@dataclass
-class ActorResult:
-    actor: str
-    best: Attempt  # the attempt the actor counts with
-    value: str | None  # its breakdown value
-    attempts: list[Attempt]  # every attempt not excluded, for totals
-
-
 class FunnelRunner(QueryRunner):
     kind = "funnel"
     spec_model = FunnelSpec
@@ -129,36 +122,19 @@ class FunnelRunner(QueryRunner):
             self.dates.start, self.dates.end + dt.timedelta(seconds=spec.window.seconds), self.dates.timezone
         )
         query = scan.select(*columns, dates=dates, where=[*base, relevant])
-        return {"events": query.order_by("actor", "time")}
+        return {"events": query}
 
     def shape(self, results: dict[str, pa.Table]) -> dict[str, Any]:
-        actors = self._actors(results["events"])
         spec = self.spec
-        step_count = len(spec.steps)
-        counted: list[tuple[str | None, Attempt]] = []
-        if spec.count == "uniques":
-            counted = [(actor.value, actor.best) for actor in actors]
-        else:
-            for actor in actors:
-                counted.extend((self._value(attempt), attempt) for attempt in actor.attempts)
-        values = self._top_values(counted)
-
-        def shown(value: str | None) -> str | None:
-            if spec.breakdown is None:
-                return None
-            return value if value in values else OTHER
-
+        # Persons are listed by their best attempt, whatever `count` says.
+        counted = self._counted(results["events"], uniques=spec.count == "uniques" or spec.persons is not None)
         if spec.persons is not None:
-            return {"persons": self._persons(actors, shown)}
+            return {"persons": self._persons(counted)}
         if spec.view == "over_time":
-            return self._over_time(counted, step_count)
-        lines: dict[str | None, list[Attempt]] = defaultdict(list)
-        for value, attempt in counted:
-            lines[shown(value)].append(attempt)
-        ordered = sorted(lines.items(), key=lambda item: (item[0] == OTHER, -len(item[1]), item[0] or ""))
-        output = [self._steps(attempts_of, value) for value, attempts_of in ordered]
+            return self._over_time(counted)
+        output = [self._steps(counted, counted.shown == code, label) for code, label in counted.labels]
         if not output:
-            output = [self._steps([], None)]
+            output = [self._steps(counted, np.zeros(0, np.bool_), None)]
         return {"order": spec.order, "window_seconds": spec.window.seconds, "results": output}
 
     @staticmethod
@@ -190,66 +166,101 @@ class FunnelRunner(QueryRunner):
                 output.append(row)
         return output
 
-    def _actors(self, table: pa.Table) -> list[ActorResult]:
+    def _counted(self, table: pa.Table, *, uniques: bool) -> Counted:
+        """The attempts that count: each actor's best (uniques) or every one not excluded (totals)."""
         spec = self.spec
-        if table.num_rows == 0:
-            return []
-        times = pc.cast(table.column("time"), pa.int64()).to_pylist()
-        actor_ids = table.column("actor").to_pylist()
-        step_masks = table.column("steps").to_pylist()
-        exclusion_masks = table.column("exclusions").to_pylist()
-        values = table.column("breakdown").to_pylist() if spec.breakdown else [None] * table.num_rows
-        held = list(zip(*(table.column(f"held_{i}").to_pylist() for i in range(len(spec.hold_constant))), strict=True))
-        exclusions = [Exclusion(item.from_step, item.to_step) for item in spec.exclusions]
-        entry_from = _micros(self.dates.start)
-        entry_to = _micros(self.dates.end)
-        window = spec.window.seconds * 1_000_000
-        # Rows come sorted by actor and time; hold_constant splits an actor's events by the held values.
-        partitions: dict[tuple[str, tuple[str, ...]], list[int]] = defaultdict(list)
-        for row, actor in enumerate(actor_ids):
-            partitions[(actor, held[row] if held else ())].append(row)
-        best: dict[str, tuple[tuple[Any, ...], Attempt, list[Attempt]]] = {}
-        for (actor, _), rows in partitions.items():
-            groups = _groups(rows, times, step_masks, exclusion_masks, values)
-            found = attempts(groups, len(spec.steps), window, spec.order, exclusions, entry_from, entry_to)
-            # An any-order attempt whose window holds no first step reached no step: it never entered.
-            kept = [attempt for attempt in found if attempt.reached and not attempt.excluded]
-            previous = best.get(actor)
-            pool = (previous[2] if previous else []) + kept
-            if not pool:
-                continue
-            chosen = min(pool, key=self._preference)
-            best[actor] = (self._preference(chosen), chosen, pool)
-        return [ActorResult(actor, chosen, self._value(chosen), pool) for actor, (_, chosen, pool) in best.items()]
+        actor_codes, actor_names = _encoded(table.column("actor"))
+        times = pc.cast(table.column("time"), pa.int64()).to_numpy(zero_copy_only=False)
+        # Rows are put in actor and time order here: sorting integers is much cheaper than SQL's string sort.
+        order = np.lexsort((times, actor_codes))
+        actor_codes = actor_codes[order]
+        change = np.ones(len(order), np.bool_)
+        change[1:] = actor_codes[1:] != actor_codes[:-1]
+        starts = np.append(np.flatnonzero(change), len(order)).astype(np.int64)
+        held = np.zeros(len(order), np.int64)
+        if spec.hold_constant:  # one code per combination of held values
+            columns = [_encoded(table.column(f"held_{i}"))[0] for i in range(len(spec.hold_constant))]
+            held = np.unique(np.stack(columns, axis=1), axis=0, return_inverse=True)[1].reshape(-1)[order]
+        dictionary, codes = _codes(table.column("breakdown") if spec.breakdown else None, table.num_rows)
+        found = funnel_kernel.run(
+            starts,
+            times[order].astype(np.int64),
+            table.column("steps").to_numpy(zero_copy_only=False).astype(np.int64)[order],
+            table.column("exclusions").to_numpy(zero_copy_only=False).astype(np.int64)[order],
+            codes[order],
+            held,
+            step_count=len(spec.steps),
+            window=spec.window.seconds * 1_000_000,
+            order=spec.order,
+            exclusion_from=np.array([item.from_step for item in spec.exclusions], np.int64),
+            exclusion_to=np.array([item.to_step for item in spec.exclusions], np.int64),
+            entry_from=_micros(self.dates.start),
+            entry_to=_micros(self.dates.end),
+        )
+        actors = actor_codes[starts[:-1]][found.partition]
+        kept = np.flatnonzero((found.reached > 0) & ~found.excluded)
+        value = self._attributed(found, dictionary)
+        if uniques:
+            # Best attempt: most steps, then earliest entry, then smallest breakdown value (no value last).
+            last = np.where(value[kept] < 0, len(dictionary), value[kept])
+            ranked = kept[np.lexsort((last, found.entry_time[kept], -found.reached[kept], actors[kept]))]
+            first = np.ones(len(ranked), np.bool_)
+            first[1:] = actors[ranked][1:] != actors[ranked][:-1]
+            kept = ranked[first]
+        shown, labels = self._shown(value[kept], dictionary)
+        return Counted(
+            actors=np.asarray(actor_names, dtype=object)[actors[kept]],
+            reached=found.reached[kept],
+            entry_time=found.entry_time[kept],
+            times=found.times[kept],
+            shown=shown,
+            labels=labels,
+        )
 
-    def _preference(self, attempt: Attempt) -> tuple[Any, ...]:
-        value = self._value(attempt)
-        return (-len(attempt.reached), attempt.entry_time, value is None, value or "")
-
-    def _value(self, attempt: Attempt) -> str | None:
+    def _shown(
+        self, value: npt.NDArray[np.int64], dictionary: list[str]
+    ) -> tuple[npt.NDArray[np.int64], list[tuple[int, str | None]]]:
+        """Breakdown value codes as shown (the top values; OTHER_CODE for the rest), and the lines in order."""
         if self.spec.breakdown is None:
-            return None
-        step = {"first_touch": 0, "last_touch": len(attempt.reached) - 1, "step": self.spec.attribution_step}[
-            self.spec.attribution
-        ]
-        return attempt.values[step] if step < len(attempt.values) else NONE
+            return value, [(-1, None)] if len(value) else []
+        # -1: an attributed step that no event filled at its time (any order can reach a step by re-arranging
+        # earlier events); it shows as no value.
+        names: dict[int, str | None] = {
+            code: dictionary[code] if code >= 0 else None for code in np.unique(value).tolist()
+        }
+        codes, counts = np.unique(value, return_counts=True)
+        volume = dict(zip(codes.tolist(), counts.tolist(), strict=True))
+        top = sorted(volume, key=lambda code: (-volume[code], names[code] or ""))[: self.spec.breakdown.limit]
+        shown = np.where(np.isin(value, top), value, OTHER_CODE)
+        other = int((shown == OTHER_CODE).sum())
+        labels: list[tuple[int, str | None]] = [(code, names[code]) for code in top]
+        return shown, labels + ([(OTHER_CODE, OTHER)] if other else [])
 
-    def _top_values(self, counted: list[tuple[str | None, Attempt]]) -> set[str | None]:
-        if self.spec.breakdown is None:
-            return {None}
-        volume: dict[str | None, int] = defaultdict(int)
-        for value, _ in counted:
-            volume[value] += 1
-        ranked = sorted(volume, key=lambda value: (-volume[value], value or ""))
-        return set(ranked[: self.spec.breakdown.limit])
+    def _attributed(self, found: funnel_kernel.Attempts, dictionary: list[str]) -> npt.NDArray[np.int64]:
+        """Each attempt's breakdown value code under the spec's attribution (`$none` where the attributed step
+        was not reached); -1 without a breakdown."""
+        count = len(found.reached)
+        if self.spec.breakdown is None or count == 0:
+            return np.full(count, -1, np.int64)
+        attribution = self.spec.attribution
+        if attribution == "first_touch":
+            step = np.zeros(count, np.int64)
+        elif attribution == "last_touch":
+            step = np.maximum(found.reached - 1, 0)
+        else:
+            step = np.full(count, self.spec.attribution_step, np.int64)
+        value = found.values[np.arange(count), np.minimum(step, len(self.spec.steps) - 1)]
+        return np.where(step < found.reached, value, dictionary.index(NONE))
 
-    def _steps(self, attempts_of: list[Attempt], value: str | None) -> dict[str, Any]:
-        steps = []
-        first = sum(1 for attempt in attempts_of if attempt.reached)
+    def _steps(self, counted: Counted, members: npt.NDArray[np.bool_], label: str | None) -> dict[str, Any]:
+        reached = counted.reached[members] if len(members) else counted.reached[:0]
+        times = counted.times[members] if len(members) else counted.times[:0]
+        first = int((reached > 0).sum())
         previous = first
+        steps = []
         for index, step in enumerate(self.spec.steps):
-            reached = [attempt for attempt in attempts_of if len(attempt.reached) > index]
-            count = len(reached)
+            done = reached > index
+            count = int(done.sum())
             entry: dict[str, Any] = {
                 "step": index,
                 "event": step.event,
@@ -258,28 +269,31 @@ class FunnelRunner(QueryRunner):
                 "conversion_from_first": _rate(count, first),
             }
             if index > 0:
-                from_previous = [(a.reached[index] - a.reached[index - 1]) / 1e6 for a in reached]
-                from_first = [(a.reached[index] - a.reached[0]) / 1e6 for a in reached]
-                entry["time_to_convert"] = _durations(from_previous)
-                entry["time_from_first"] = _durations(from_first)
+                entry["time_to_convert"] = _durations((times[done, index] - times[done, index - 1]) / 1e6)
+                entry["time_from_first"] = _durations((times[done, index] - times[done, 0]) / 1e6)
             steps.append(entry)
             previous = count
         line: dict[str, Any] = {"steps": steps}
         if self.spec.breakdown is not None:
-            line["breakdown_value"] = value
+            line["breakdown_value"] = label
         return line
 
-    def _over_time(self, counted: list[tuple[str | None, Attempt]], step_count: int) -> dict[str, Any]:
+    def _over_time(self, counted: Counted) -> dict[str, Any]:
         interval = "day" if self.spec.interval == "hour" else self.spec.interval
         labels = bucket_labels(self.dates, interval)
         zone = zoneinfo.ZoneInfo(self.context.timezone)
         entered = dict.fromkeys(labels, 0)
         converted = dict.fromkeys(labels, 0)
-        for _, attempt in counted:
-            local = (EPOCH + dt.timedelta(microseconds=attempt.entry_time)).astimezone(zone)
-            bucket = label(start_of(local.date(), interval))
-            entered[bucket] += 1
-            converted[bucket] += len(attempt.reached) == step_count
+        # Local dates change only on the hour (or half hour) in every time zone: convert each quarter hour once.
+        quarter = 15 * 60 * 1_000_000
+        buckets: dict[int, str] = {}
+        for entry, reached in zip(counted.entry_time.tolist(), counted.reached.tolist(), strict=True):
+            key = entry // quarter
+            if key not in buckets:
+                local = (EPOCH + dt.timedelta(microseconds=key * quarter)).astimezone(zone)
+                buckets[key] = label(start_of(local.date(), interval))
+            entered[buckets[key]] += 1
+            converted[buckets[key]] += reached == len(self.spec.steps)
         return {
             "interval": interval,
             "labels": labels,
@@ -288,32 +302,42 @@ class FunnelRunner(QueryRunner):
             "conversion": [_rate(converted[bucket], entered[bucket]) for bucket in labels],
         }
 
-    def _persons(self, actors: list[ActorResult], shown: Any) -> list[str]:
+    def _persons(self, counted: Counted) -> list[str]:
         request = self.spec.persons
         assert request is not None
-        chosen = []
-        for actor in actors:
-            reached = len(actor.best.reached)
-            if request.breakdown_value is not None and shown(actor.value) != request.breakdown_value:
-                continue
-            if (request.status == "converted" and reached > request.step) or (
-                request.status == "dropped" and reached == request.step
-            ):
-                chosen.append(actor.actor)
-        return sorted(chosen)[: request.limit]
+        converted = request.status == "converted"
+        chosen = counted.reached > request.step if converted else counted.reached == request.step
+        if request.breakdown_value is not None:
+            codes = [code for code, label in counted.labels if label == request.breakdown_value]
+            chosen &= np.isin(counted.shown, codes)
+        return sorted(set(counted.actors[chosen].tolist()))[: request.limit]
 
 
-def _groups(
-    rows: list[int], times: list[int], steps: list[int], exclusions: list[int], values: list[str | None]
-) -> list[Group]:
-    groups: list[Group] = []
-    current: list[FunnelEvent] = []
-    for position, row in enumerate(rows):
-        current.append(FunnelEvent(steps[row], exclusions[row], values[row]))
-        if position + 1 == len(rows) or times[rows[position + 1]] != times[row]:
-            groups.append(Group(times[row], tuple(current)))
-            current = []
-    return groups
+@dataclass
+class Counted:
+    """The counted attempts, as arrays: actor, steps reached, entry time, step times and shown breakdown."""
+
+    actors: npt.NDArray[Any]
+    reached: npt.NDArray[np.int64]
+    entry_time: npt.NDArray[np.int64]
+    times: npt.NDArray[np.int64]
+    shown: npt.NDArray[np.int64]  # breakdown value codes, OTHER_CODE for values outside the top
+    labels: list[tuple[int, str | None]]  # (code, value) of each line, in the order shown
+
+
+def _encoded(column: pa.ChunkedArray) -> tuple[npt.NDArray[np.int64], list[str]]:
+    """A text column as integer codes (equal texts, equal codes) and the texts they stand for."""
+    encoded = column.combine_chunks().dictionary_encode()
+    return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), encoded.dictionary.to_pylist()
+
+
+def _codes(column: pa.ChunkedArray | None, rows: int) -> tuple[list[str], npt.NDArray[np.int64]]:
+    """Breakdown values as codes that sort like the values (-1 for none)."""
+    if column is None:
+        return [], np.full(rows, -1, np.int64)
+    dictionary = sorted({value for value in pc.unique(column).to_pylist() if value is not None} | {NONE})
+    codes = pc.index_in(column, value_set=pa.array(dictionary, pa.string()))
+    return dictionary, pc.fill_null(codes, -1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 def _always(*conditions: exp.Expr | None) -> exp.Expr:
@@ -343,20 +367,11 @@ def _rate(count: int, base: int) -> float | None:
     return round(count / base, 6) if base else None
 
 
-def _durations(seconds: list[float]) -> dict[str, float | None]:
-    if not seconds:
+def _durations(seconds: npt.NDArray[np.float64]) -> dict[str, float | None]:
+    if len(seconds) == 0:
         return {"median": None, "mean": None, "p90": None}
-    ordered = sorted(seconds)
     return {
-        "median": statistics.median(ordered),
-        "mean": statistics.fmean(ordered),
-        "p90": _quantile(ordered, 0.9),
+        "median": float(np.median(seconds)),
+        "mean": float(np.mean(seconds)),
+        "p90": float(np.quantile(seconds, 0.9)),  # linear interpolation between the closest ranks
     }
-
-
-def _quantile(ordered: list[float], level: float) -> float:
-    """Linear interpolation between the closest ranks (as numpy's default)."""
-    position = (len(ordered) - 1) * level
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)

@@ -11,7 +11,7 @@ from pydantic import Field
 from sqlglot import exp
 
 from sextant.insights.activity import active_days
-from sextant.insights.buckets import bucket_labels, label
+from sextant.insights.buckets import bucket_labels, end_of, label
 from sextant.insights.runner import QueryRunner
 from sextant.insights.spec import InsightSpec
 
@@ -37,7 +37,8 @@ class LifecycleRunner(QueryRunner):
         days = active_days(
             self.scan(),
             None,
-            self.dates.last_day,
+            # Whole periods: the last one counts its days after date_to too, as the first its days before.
+            end_of(self.dates.last_day, self.spec.interval),
             events=None if events is None else lambda name: name.isin(*(self.parameters.bind(e) for e in events)),
             filters=self.spec.filters,
         )

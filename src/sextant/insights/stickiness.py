@@ -10,7 +10,7 @@ from pydantic import Field
 from sqlglot import exp
 
 from sextant.insights.activity import active_days
-from sextant.insights.buckets import bucket_labels, label, start_of
+from sextant.insights.buckets import bucket_labels, end_of, label, start_of
 from sextant.insights.runner import QueryRunner
 from sextant.insights.spec import InsightSpec
 
@@ -33,7 +33,8 @@ class StickinessRunner(QueryRunner):
         days = active_days(
             self.scan(),
             start_of(self.dates.first_day, self.spec.interval),
-            self.dates.last_day,
+            # Whole periods: the last one counts its days after date_to too, as the first its days before.
+            end_of(self.dates.last_day, self.spec.interval),
             events=None if events is None else lambda name: name.isin(*(self.parameters.bind(e) for e in events)),
             filters=self.spec.filters,
         )

@@ -1,0 +1,256 @@
+"""The per-actor pass of the funnel, compiled with numba: from each entry event, how far an attempt gets
+within the window, and when it first reaches each step.
+
+The rules (docs/insights.md, "Funnels"):
+- Events with equal timestamps form a group. Events of one group may fill consecutive steps in any
+  arrangement; each event fills at most one step (a bipartite matching per group). A step's time is the
+  earliest time any chain reaches it.
+- `ordered`: later steps come at the same time or later. `strict`: also, no other event of the actor happens
+  strictly between two consecutive steps. `any`: the steps may come in any order within the window.
+- An attempt is excluded when an exclusion event happens strictly after its `from_step` and before its
+  `to_step` (or, when that step is never reached, before the window ends).
+
+Input rows are sorted by partition (an actor) and time. Each row has a bitmask of the steps it matches, a
+bitmask of the exclusions it matches, a breakdown value code (codes sort like the values; -1 for none) and
+a code of its held property values: an attempt's steps are filled only by rows with its entry's held code,
+while every row of the actor counts as an event in between (strict order) and as an exclusion.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+import numpy.typing as npt
+
+ORDERS = {"ordered": 0, "strict": 1, "any": 2}
+Int64Array = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class Attempts:
+    """One row per attempt: its partition, entry time, how many steps it reached, whether it was excluded,
+    and per step the earliest time and the smallest value code among the events filling it then."""
+
+    partition: Int64Array
+    entry_time: Int64Array
+    reached: Int64Array
+    excluded: npt.NDArray[np.bool_]
+    times: Int64Array  # attempts x steps; meaningful below `reached`
+    values: Int64Array  # attempts x steps
+
+
+def run(
+    starts: Int64Array,
+    times: Int64Array,
+    steps: Int64Array,
+    exclusions: Int64Array,
+    values: Int64Array,
+    held: Int64Array,
+    *,
+    step_count: int,
+    window: int,
+    order: str,
+    exclusion_from: Int64Array,
+    exclusion_to: Int64Array,
+    entry_from: int,
+    entry_to: int,
+) -> Attempts:
+    """Every attempt of every partition. `starts` holds each partition's first row, then the row count."""
+    entering = (steps != 0) if order == "any" else (steps & 1) != 0
+    in_range = entering & (times >= entry_from) & (times < entry_to)
+    count = int(in_range.sum())
+    partition = np.empty(count, np.int64)
+    entry_time = np.empty(count, np.int64)
+    reached = np.zeros(count, np.int64)
+    excluded = np.zeros(count, np.bool_)
+    step_times = np.zeros((count, step_count), np.int64)
+    step_values = np.full((count, step_count), -1, np.int64)
+    _all_attempts(
+        starts, times, steps, exclusions, values, held, in_range, step_count, window, ORDERS[order],
+        exclusion_from, exclusion_to, partition, entry_time, reached, excluded, step_times, step_values,
+    )  # fmt: skip
+    return Attempts(partition, entry_time, reached, excluded, step_times, step_values)
+
+
+@numba.njit(cache=True)
+def _all_attempts(  # type: ignore[no-untyped-def]
+    starts, times, steps, exclusions, values, held, in_range, step_count, window, order,
+    exclusion_from, exclusion_to, partition, entry_time, reached, excluded, step_times, step_values,
+):  # fmt: skip
+    found = 0
+    owner = np.empty(times.shape[0], np.int64)
+    for part in range(starts.shape[0] - 1):
+        first, last = starts[part], starts[part + 1]
+        for row in range(first, last):
+            if not in_range[row]:
+                continue
+            partition[found] = part
+            entry_time[found] = times[row]
+            if order == 2:
+                reach, out = _any_order(times, steps, values, held, row, first, last, step_count, window, owner,
+                                        step_times[found], step_values[found])  # fmt: skip
+                reached[found] = reach
+            else:
+                reach, out = _ordered(times, steps, exclusions, values, held, row, first, last, step_count, window,
+                                      order == 1, exclusion_from, exclusion_to, owner,
+                                      step_times[found], step_values[found])  # fmt: skip
+                reached[found] = reach
+                excluded[found] = out
+            found += 1
+
+
+@numba.njit(cache=True)
+def _group_end(times, row, last):  # type: ignore[no-untyped-def]
+    end = row
+    while end < last and times[end] == times[row]:
+        end += 1
+    return end
+
+
+@numba.njit(cache=True)
+def _max_advance(steps, held, want, begin, end, skip, first_step, step_count, owner):  # type: ignore[no-untyped-def]
+    """How many consecutive steps from `first_step` distinct rows in [begin, end) (except `skip`, and only
+    rows whose held code is `want`) can fill: Kuhn's augmenting paths, found breadth-first over steps."""
+    if end - begin - (1 if begin <= skip < end else 0) == 1:
+        row = begin if begin != skip else begin + 1
+        usable = held[row] == want and first_step < step_count
+        return 1 if usable and (steps[row] >> first_step) & 1 else 0
+    for row in range(begin, end):
+        owner[row] = -1
+    reached = 0
+    parent = np.empty(step_count, np.int64)
+    via = np.empty(step_count, np.int64)
+    seen_step = np.zeros(step_count, np.bool_)
+    seen_row = np.zeros(end - begin, np.bool_)
+    queue = np.empty(step_count, np.int64)
+    for step in range(first_step, step_count):
+        seen_step[:] = False
+        seen_row[:] = False
+        head, tail = 0, 1
+        queue[0] = step
+        seen_step[step] = True
+        parent[step] = -1
+        augmented = False
+        while head < tail and not augmented:
+            current = queue[head]
+            head += 1
+            for row in range(begin, end):
+                if row == skip or seen_row[row - begin] or held[row] != want or not (steps[row] >> current) & 1:
+                    continue
+                seen_row[row - begin] = True
+                holder = owner[row]
+                if holder == -1:
+                    owner[row] = current  # the free row goes to `current`; each step up the path takes over
+                    while parent[current] != -1:
+                        given = via[current]
+                        current = parent[current]
+                        owner[given] = current
+                    augmented = True
+                    break
+                if not seen_step[holder]:
+                    seen_step[holder] = True
+                    parent[holder] = current
+                    via[holder] = row
+                    queue[tail] = holder
+                    tail += 1
+        if not augmented:
+            break
+        reached += 1
+    return reached
+
+
+@numba.njit(cache=True)
+def _smallest_value(steps, values, held, want, begin, end, step):  # type: ignore[no-untyped-def]
+    smallest = -1
+    for row in range(begin, end):
+        fills = (steps[row] >> step) & 1 and held[row] == want
+        if fills and values[row] >= 0 and (smallest == -1 or values[row] < smallest):
+            smallest = values[row]
+    return smallest
+
+
+@numba.njit(cache=True)
+def _ordered(  # type: ignore[no-untyped-def]
+    times, steps, exclusions, values, held, entry, first, last, step_count, window, strict,
+    exclusion_from, exclusion_to, owner, step_times, step_values,
+):  # fmt: skip
+    want = held[entry]
+    start_time = times[entry]
+    deadline = start_time + window
+    group_begin = entry
+    while group_begin > first and times[group_begin - 1] == start_time:
+        group_begin -= 1
+    group_end = _group_end(times, entry, last)
+    advance = _max_advance(steps, held, want, group_begin, group_end, entry, 1, step_count, owner)
+    reached = 1 + advance
+    for step in range(reached):
+        step_times[step] = start_time
+    step_values[0] = values[entry]
+    for step in range(1, reached):
+        step_values[step] = _smallest_value(steps, values, held, want, group_begin, group_end, step)
+    states = np.int64(0)
+    for state in range(1, reached + 1):
+        states |= np.int64(1) << state
+    row = group_end
+    while row < last and times[row] <= deadline:
+        end = _group_end(times, row, last)
+        if states != 0:
+            following = np.int64(0)
+            for state in range(1, step_count + 1):
+                if not (states >> state) & 1:
+                    continue
+                if state == step_count:
+                    following |= np.int64(1) << state
+                    continue
+                reach = _max_advance(steps, held, want, row, end, -1, state, step_count, owner)
+                if reach == 0 and not strict:
+                    following |= np.int64(1) << state
+                for extra in range(1, reach + 1):
+                    following |= np.int64(1) << (state + extra)
+            for state in range(reached + 1, step_count + 1):
+                if (following >> state) & 1:
+                    for step in range(reached, state):
+                        step_times[step] = times[row]
+                        step_values[step] = _smallest_value(steps, values, held, want, row, end, step)
+                    reached = state
+            states = following
+        elif exclusion_from.shape[0] == 0:
+            break
+        mask = np.int64(0)
+        for member in range(row, end):
+            mask |= exclusions[member]
+        for index in range(exclusion_from.shape[0]):
+            started = exclusion_from[index] < reached and step_times[exclusion_from[index]] < times[row]
+            if (mask >> index) & 1 and started and exclusion_to[index] >= reached:
+                return reached, True
+        row = end
+    return reached, False
+
+
+@numba.njit(cache=True)
+def _any_order(  # type: ignore[no-untyped-def]
+    times, steps, values, held, entry, first, last, step_count, window, owner, step_times, step_values,
+):  # fmt: skip
+    """Steps in any order: step k counts once steps 0..k each have their own row within the window. Rows of
+    the entry's group before the entry are not part of this attempt (the attempt of an earlier row has them)."""
+    want = held[entry]
+    start_time = times[entry]
+    deadline = start_time + window
+    group_begin = entry
+    while group_begin > first and times[group_begin - 1] == start_time:
+        group_begin -= 1
+    reached = 0
+    row = group_begin
+    while row < last and times[row] <= deadline and reached < step_count:
+        end = _group_end(times, row, last)
+        reach = _max_advance(steps, held, want, group_begin, end, -1, 0, step_count, owner)
+        for step in range(reached, reach):
+            step_times[step] = times[row]
+            step_values[step] = _smallest_value(steps, values, held, want, row, end, step)
+        reached = max(reached, reach)
+        row = end
+    if reached > 0:
+        step_values[0] = values[entry]
+    return reached, False

@@ -1,0 +1,135 @@
+"""Active users, stickiness and lifecycle on random activity, against a brute-force reference: persons active
+on random local days (around a DST change in Berlin and across a month boundary), some through an anonymous
+device linked to them later."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sextant.workspace import Workspace
+from tests.insights.conftest import InsightProject
+
+BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
+FIRST = dt.date(2024, 3, 1)  # Berlin moves to summer time on 31 March
+DAYS = 60
+NOW = dt.datetime(2024, 5, 15, tzinfo=dt.UTC)
+EVENTS = ("Search", "Signed In", "Viewed Page")
+
+
+@st.composite
+def activity(draw: st.DrawFn) -> list[tuple[int, int, str, int]]:
+    """(person, day offset, event, hour of the local day) rows."""
+    rows = []
+    for person in range(draw(st.integers(1, 5))):
+        for _ in range(draw(st.integers(1, 12))):
+            rows.append(
+                (
+                    person,
+                    draw(st.integers(0, DAYS - 1)),
+                    draw(st.sampled_from(EVENTS)),
+                    draw(st.sampled_from([0, 1, 12, 23])),
+                )
+            )
+    return rows
+
+
+def documents(rows: list[tuple[int, int, str, int]], link: bool) -> list[dict[str, Any]]:
+    found = []
+    for person, offset, event, hour in rows:
+        local = dt.datetime.combine(FIRST + dt.timedelta(days=offset), dt.time(hour), BERLIN)
+        # Odd persons' first events come from a device; a later event links it to the person (when `link`).
+        distinct = f"device{person}" if person % 2 and offset < DAYS // 2 else f"user{person}"
+        found.append({"event": event, "distinct_id": distinct, "timestamp": local.astimezone(dt.UTC).isoformat()})
+    if link:
+        for person in {row[0] for row in rows if row[0] % 2}:
+            late = dt.datetime.combine(FIRST + dt.timedelta(days=DAYS + 5), dt.time(12), BERLIN).astimezone(dt.UTC)
+            found.append(
+                {"event": "Signed In", "distinct_id": f"user{person}", "user_id": f"user{person}",
+                 "device_id": f"device{person}", "timestamp": late.isoformat()}
+            )  # fmt: skip
+    return found
+
+
+def actor(person: int, offset: int, link: bool) -> str:
+    return f"user{person}" if link or not (person % 2 and offset < DAYS // 2) else f"device{person}"
+
+
+def active_days(rows: list[tuple[int, int, str, int]], link: bool, counted: set[str]) -> set[tuple[str, dt.date]]:
+    return {(actor(p, o, link), FIRST + dt.timedelta(days=o)) for p, o, event, _ in rows if event in counted}
+
+
+RANGE = {"date_from": "2024-03-20", "date_to": "2024-04-20"}
+
+
+@settings(max_examples=15, deadline=None)
+@given(rows=activity(), link=st.booleans())
+def test_active_users_match_a_brute_force_count(shared_workspace: Workspace, rows: list[Any], link: bool) -> None:
+    project = InsightProject(shared_workspace)
+    project.ingest(documents(rows, link))
+    result = project.query({"kind": "active_users", **RANGE}, now=NOW)
+    days = active_days(rows, link, {"Search", "Viewed Page"})  # signing in is not activity
+    first, last = dt.date(2024, 3, 20), dt.date(2024, 4, 20)
+    calendar = [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
+
+    def window(day: dt.date, width: int) -> int:
+        return len({who for who, when in days if day - dt.timedelta(days=width - 1) <= when <= day})
+
+    assert result["dau"] == [window(day, 1) for day in calendar]
+    assert result["wau"] == [window(day, 7) for day in calendar]
+    assert result["mau"] == [window(day, 30) for day in calendar]
+    for month in result["dau_mau_by_month"]:
+        start = dt.date.fromisoformat(month["month"])
+        in_month = [
+            day for day in (start + dt.timedelta(days=n) for n in range(31)) if day.month == start.month and day <= last
+        ]
+        mau = len({who for who, when in days if when.month == start.month and when <= last})
+        assert month["mau"] == mau
+        average = sum(window(day, 1) for day in in_month) / len(in_month)
+        assert month["average_dau"] == round(average, 6)
+
+
+@settings(max_examples=15, deadline=None)
+@given(rows=activity(), link=st.booleans())
+def test_stickiness_and_lifecycle_match_a_brute_force_count(
+    shared_workspace: Workspace, rows: list[Any], link: bool
+) -> None:
+    project = InsightProject(shared_workspace)
+    project.ingest(documents(rows, link))
+    days = active_days(rows, link, set(EVENTS))
+    if link:  # the linking events are activity too
+        days |= {(f"user{p}", FIRST + dt.timedelta(days=DAYS + 5)) for p in {row[0] for row in rows if row[0] % 2}}
+    weeks = [dt.date(2024, 3, 18) + dt.timedelta(weeks=n) for n in range(5)]  # Mondays from 18 March
+
+    sticky = project.query({"kind": "stickiness", **RANGE, "interval": "week"}, now=NOW)
+    for period in sticky["periods"]:
+        start = dt.date.fromisoformat(period["period"])
+        per_actor: dict[str, int] = {}
+        for who, when in days:
+            if start <= when < start + dt.timedelta(days=7):
+                per_actor[who] = per_actor.get(who, 0) + 1
+        expected = [sum(1 for count in per_actor.values() if count == n) for n in range(1, 8)]
+        assert period["actors"] == expected, period["period"]
+
+    life = project.query({"kind": "lifecycle", **RANGE, "interval": "week"}, now=NOW)
+    assert life["labels"] == [week.isoformat() for week in weeks]
+
+    def active(who: str, week: dt.date) -> bool:
+        return any(w == who and week <= when < week + dt.timedelta(days=7) for w, when in days)
+
+    actors = {who for who, _ in days}
+    for index, week in enumerate(weeks):
+        previous = week - dt.timedelta(days=7)
+        first_seen = {who: min(when for w, when in days if w == who) for who in actors}
+        new = sum(1 for who in actors if active(who, week) and week <= first_seen[who] < week + dt.timedelta(days=7))
+        returning = sum(1 for who in actors if active(who, week) and active(who, previous) and first_seen[who] < week)
+        resurrecting = sum(
+            1 for who in actors if active(who, week) and not active(who, previous) and first_seen[who] < week
+        )
+        dormant = sum(1 for who in actors if active(who, previous) and not active(who, week))
+        got = (life["new"][index], life["returning"][index], life["resurrecting"][index], life["dormant"][index])
+        assert got == (new, returning, resurrecting, -dormant), week
