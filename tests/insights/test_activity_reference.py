@@ -133,3 +133,57 @@ def test_stickiness_and_lifecycle_match_a_brute_force_count(
         dormant = sum(1 for who in actors if active(who, previous) and not active(who, week))
         got = (life["new"][index], life["returning"][index], life["resurrecting"][index], life["dormant"][index])
         assert got == (new, returning, resurrecting, -dormant), week
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    rows=activity(),
+    link=st.booleans(),
+    start_type=st.sampled_from(["recurring", "first_time"]),
+    measure=st.sampled_from(["return_on", "return_on_or_after"]),
+)
+def test_weekly_retention_matches_a_brute_force_count(
+    shared_workspace: Workspace, rows: list[Any], link: bool, start_type: str, measure: str
+) -> None:
+    project = InsightProject(shared_workspace)
+    project.ingest(documents(rows, link))
+    spec = {
+        "kind": "retention",
+        **RANGE,
+        "interval": "week",
+        "start": {"event": "Signed In"},
+        "return": {"event": "Search"},
+        "start_type": start_type,
+        "measure": measure,
+        "periods": 4,
+    }
+    result = project.query(spec, now=NOW)
+
+    def monday(day: dt.date) -> dt.date:
+        return day - dt.timedelta(days=day.weekday())
+
+    timed = [(actor(p, o, link), FIRST + dt.timedelta(days=o), hour, event) for p, o, event, hour in rows]
+    first, last = dt.date(2024, 3, 20), dt.date(2024, 4, 20)
+    starts: dict[tuple[str, dt.date], tuple[dt.date, int]] = {}  # (actor, cohort) -> earliest start
+    for who, day, hour, event in sorted(timed, key=lambda row: (row[1], row[2])):
+        if event != "Signed In":
+            continue
+        if start_type == "first_time" and any(key[0] == who for key in starts):
+            continue
+        starts.setdefault((who, monday(day)), (day, hour))
+    starts = {key: value for key, value in starts.items() if first <= value[0] <= last}
+    expected: dict[str, list[int]] = {}
+    for (who, cohort), started in starts.items():
+        counts = expected.setdefault(cohort.isoformat(), [0, 0, 0, 0])
+        counts[0] += 1
+        periods = {
+            (monday(day) - cohort).days // 7
+            for w, day, hour, event in timed
+            if w == who and event == "Search" and (day, hour) > started
+        }
+        for period in range(1, 4):
+            hit = any(p >= period for p in periods if p <= 3) if measure == "return_on_or_after" else period in periods
+            counts[period] += hit
+    (line,) = result["results"]
+    got = {cohort["cohort"]: cohort["counts"] for cohort in line["cohorts"] if cohort["size"]}
+    assert got == expected

@@ -139,19 +139,47 @@ class RetentionRunner(QueryRunner):
             .where(exp.GT(this=exp.column("time", "r"), expression=exp.column("started", "s")))
             .distinct()
         )
+        within = exp.and_(
+            exp.GTE(this=exp.column("period"), expression=exp.Literal.number(1)),
+            exp.LTE(this=exp.column("period"), expression=exp.Literal.number(self._last_period())),
+        )
+        keys = [exp.column("cohort"), *([exp.column("breakdown")] if spec.breakdown else [])]
+        # Each column counts the actors who returned in its range of periods.
+        counted = [
+            exp.Count(
+                this=exp.Distinct(
+                    expressions=[
+                        exp.Case(
+                            ifs=[
+                                exp.If(
+                                    this=exp.Between(
+                                        this=exp.column("period"),
+                                        low=exp.Literal.number(low),
+                                        high=exp.Literal.number(high),
+                                    ),
+                                    true=exp.column("actor"),
+                                )
+                            ]
+                        )
+                    ]
+                )
+            ).as_(f"returned_{index}")
+            for index, (low, high) in enumerate(self._ranges())
+        ]
         return {
             "cohorts": cohorts.with_("starts", as_=starts),
-            "returns": exp.select("*")
-            .from_(returned.subquery("returned"))
-            .where(
-                exp.and_(
-                    exp.GTE(this=exp.column("period"), expression=exp.Literal.number(1)),
-                    exp.LTE(this=exp.column("period"), expression=exp.Literal.number(self._last_period())),
-                )
-            )
+            "returns": exp.select(*keys, *counted)
+            .from_(exp.select("*").from_(returned.subquery("returned")).where(within).subquery("in_range"))
+            .group_by(*keys)
             .with_("starts", as_=starts.copy())
             .with_("returns", as_=returns),
         }
+
+    def _ranges(self) -> list[tuple[int, int]]:
+        """The periods each column counts returns in."""
+        if self.spec.measure == "return_on_or_after" and not self.spec.brackets:
+            return [(low, self._last_period()) for low, _ in self._columns()]
+        return self._columns()
 
     def _period(self) -> exp.Expr:
         """The period of a return (alias r) after the start (alias s)."""
@@ -177,39 +205,34 @@ class RetentionRunner(QueryRunner):
     def shape(self, results: dict[str, pa.Table]) -> dict[str, Any]:
         spec = self.spec
         labels = bucket_labels(self.dates, spec.interval)
+        columns = self._columns()
         sizes: dict[tuple[str, str | None], int] = {}
         volume: dict[str | None, int] = defaultdict(int)
         for row in results["cohorts"].to_pylist():
-            key = (_label(row["cohort"]), row.get("breakdown"))
-            sizes[key] = row["actors"]
+            sizes[(_label(row["cohort"]), row.get("breakdown"))] = row["actors"]
             volume[row.get("breakdown")] += row["actors"]
-        top = (
-            set(sorted(volume, key=lambda value: (-volume[value], value or ""))[: spec.breakdown.limit])
-            if spec.breakdown
-            else {None}
-        )
+        ranked = sorted(volume, key=lambda value: (-volume[value], value or ""))
+        top = set(ranked[: spec.breakdown.limit]) if spec.breakdown else {None}
 
         def shown(value: str | None) -> str | None:
             return value if value in top else OTHER
 
-        periods: dict[tuple[str, str | None], dict[str, set[int]]] = defaultdict(lambda: defaultdict(set))
-        for row in results["returns"].to_pylist():
-            periods[(_label(row["cohort"]), shown(row.get("breakdown")))][row["actor"]].add(row["period"])
+        # Each actor of a cohort has one breakdown value, so the values outside the top add up exactly.
         merged_sizes: dict[tuple[str, str | None], int] = defaultdict(int)
         for (cohort, value), size in sizes.items():
             merged_sizes[(cohort, shown(value))] += size
-        columns = self._columns()
+        returned: dict[tuple[str, str | None], list[int]] = defaultdict(lambda: [0] * len(columns))
+        for row in results["returns"].to_pylist():
+            counts = returned[(_label(row["cohort"]), shown(row.get("breakdown")))]
+            for index in range(len(columns)):
+                counts[index] += row[f"returned_{index}"]
         lines = []
-        for value in sorted(
-            {value for _, value in merged_sizes}, key=lambda v: (v == OTHER, -volume.get(v, 0), v or "")
-        ):
+        values = sorted({value for _, value in merged_sizes}, key=lambda v: (v == OTHER, -volume.get(v, 0), v or ""))
+        for value in values or [None]:
             cohorts = []
             for cohort in labels:
                 size = merged_sizes.get((cohort, value), 0)
-                returned = periods.get((cohort, value), {})
-                counts = [size] + [
-                    sum(1 for seen in returned.values() if self._counts(seen, column)) for column in columns
-                ]
+                counts = [size, *returned.get((cohort, value), [0] * len(columns))]
                 cohorts.append(
                     {
                         "cohort": cohort,
@@ -223,14 +246,6 @@ class RetentionRunner(QueryRunner):
             if spec.breakdown:
                 line["breakdown_value"] = value
             lines.append(line)
-        if not lines:
-            lines.append(
-                {
-                    "cohorts": [
-                        {"cohort": cohort, "size": 0, "counts": [], "rates": [], "complete": []} for cohort in labels
-                    ]
-                }
-            )
         return {
             "interval": spec.interval,
             "periods": ["0", *(_column_label(column) for column in columns)],
@@ -255,12 +270,6 @@ class RetentionRunner(QueryRunner):
         if self.spec.brackets:
             return [tuple(bracket) for bracket in self.spec.brackets]  # type: ignore[misc]
         return [(period, period) for period in range(1, self.spec.periods)]
-
-    def _counts(self, seen: set[int], column: tuple[int, int]) -> bool:
-        low, high = column
-        if self.spec.measure == "return_on_or_after" and not self.spec.brackets:
-            return any(period >= low for period in seen)
-        return any(low <= period <= high for period in seen)
 
     def _complete(self, cohort: str, column_index: int) -> bool:
         """Whether every actor of the cohort has had the column's whole period by now."""
