@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -94,3 +95,16 @@ def test_demo_builds_a_project_through_the_import_path(tmp_path: Path) -> None:
     assert "duplicates skipped" in result.output
     again = runner.invoke(app, ["demo", str(directory), "--no-serve"])
     assert again.exit_code == 0 and "Using the demo project" in again.output
+
+    # The example questions the demo writes are answered from its data.
+    answers = {}
+    for spec in sorted((directory / "queries").glob("*.json")):
+        result = runner.invoke(
+            app, ["query", str(spec), "-p", str(directory), "--format", "json"], env={"COLUMNS": "200"}
+        )
+        assert result.exit_code == 0, result.output
+        answers[spec.stem] = json.loads(result.output)["result"]
+    steps = [step["count"] for step in answers["signup-funnel"]["results"][0]["steps"]]
+    assert steps[0] > steps[1] > steps[2] > 0  # visitors drop off on the way to their first search
+    assert any(cohort["size"] for cohort in answers["weekly-retention"]["results"][0]["cohorts"])
+    assert max(answers["active-users"]["mau"]) > max(answers["active-users"]["dau"]) > 0

@@ -118,7 +118,7 @@ def event_logs(draw: st.DrawFn) -> list[list[dict[str, Any]]]:
             burst = draw(st.integers(0, GRID_SLOTS - BURST_SLOTS))
             for _ in range(draw(st.integers(2, 7))):
                 properties: dict[str, Any] = {}
-                plan = usual_plan if draw(st.integers(0, 3)) else draw(st.sampled_from([*PLANS, None]))
+                plan = usual_plan if draw(st.booleans()) else draw(st.sampled_from([*PLANS, None]))
                 if plan is not None:
                     properties["plan"] = plan
                 if draw(st.booleans()):

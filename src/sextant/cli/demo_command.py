@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Annotated
@@ -49,9 +50,57 @@ def demo_(
     console.print(f"Ingest key (write events): [bold green]{ingest_key.secret}[/]")
     console.print(f"API key (read):            [bold green]{api_key.secret}[/]")
     console.print(f"Data files (pings, CRM, licenses, support, NPS): {directory / 'data'}")
+    queries = write_example_queries(directory)
+    console.print(
+        f"Example questions: {queries}; try [bold]sextant query {queries / 'signup-funnel.json'} -p {directory}[/]"
+    )
+    console.print(
+        f"or: curl -H 'Authorization: Bearer {api_key.secret}' -d @{queries / 'weekly-retention.json'} "
+        f"http://127.0.0.1:{port}/api/v1/query"
+    )
     if serve:
         console.print(f"Serving at [bold]http://127.0.0.1:{port}[/] (Ctrl+C to stop)")
         server.serve(str(directory), port=port)
+
+
+EXAMPLE_QUERIES = {
+    "signup-funnel.json": {
+        "kind": "funnel",
+        "date_from": "-30d",
+        "steps": [
+            {"event": "Viewed Sign Up"},
+            {"event": "Signed Up"},
+            {"event": "Search Submitted"},
+            {"event": "Search Result Clicked"},
+        ],
+        "window": {"value": 7, "unit": "day"},
+    },
+    "weekly-retention.json": {
+        "kind": "retention",
+        "date_from": "-8w",
+        "interval": "week",
+        "start": {"event": "Signed Up"},
+        "return": {"event": "Search Submitted"},
+        "start_type": "first_time",
+    },
+    "active-users.json": {"kind": "active_users", "date_from": "-90d"},
+    "searches-by-plan.json": {
+        "kind": "segmentation",
+        "date_from": "-30d",
+        "interval": "week",
+        "series": [{"event": "Search Submitted", "math": "unique"}],
+        "breakdown": {"type": "person", "key": "plan"},
+    },
+}
+
+
+def write_example_queries(directory: Path) -> Path:
+    """Insight specs for the demo's questions, to run with `sextant query` or POST to /api/v1/query."""
+    queries = directory / "queries"
+    queries.mkdir(exist_ok=True)
+    for name, spec in EXAMPLE_QUERIES.items():
+        (queries / name).write_text(json.dumps(spec, indent=2) + "\n")
+    return queries
 
 
 def build(directory: Path, events: int, seed: int) -> Workspace:

@@ -99,6 +99,7 @@ EVENTS = [
 ]
 SESSION_WEIGHTS = np.array([0.30, 0.17, 0.14, 0.14, 0.09, 0.06, 0.06, 0.015, 0.005, 0.01])
 CLICK_LIFT = 1.12  # the A/B variant's relative click-through
+ACTIVATION = 0.8  # share of sign-ups with a working session in their first week
 VIEWED_PAGE, VIEWED_SIGN_UP, SIGNED_UP, SIGNED_IN, UPGRADED = 6, 10, 11, 12, 13
 BACKEND_VISITOR = -2  # searches the backend logs under the anonymous id "backend"
 
@@ -188,7 +189,9 @@ def simulate(
     week_user = np.repeat(np.arange(users), weeks)
     week = _positions(weeks)
     return_rate = 0.15 + 0.28 * np.exp(-(np.maximum(week, 1) - 1) / 2.2)
-    active = (week == 0) | (rng.random(len(week)) < np.minimum(0.95, return_rate * PLAN_RETENTION[plans[week_user]]))
+    # Not everyone who signs up gets to a first search: some come back later, some never.
+    chance = np.where(week == 0, ACTIVATION, np.minimum(0.95, return_rate * PLAN_RETENTION[plans[week_user]]))
+    active = rng.random(len(week)) < chance
     active_user, active_week = week_user[active], week[active]
     active_days = np.minimum(7, 1 + rng.poisson(1.3, size=len(active_user)))
     session_user = np.repeat(active_user, active_days)

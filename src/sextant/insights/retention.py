@@ -261,8 +261,9 @@ class RetentionRunner(QueryRunner):
                 if "breakdown_value" in line:
                     row["breakdown"] = line["breakdown_value"]
                 row |= {"cohort": cohort["cohort"], "size": cohort["size"]}
-                for period, rate in zip(result["periods"][1:], cohort["rates"][1:], strict=False):
-                    row[f"period {period}"] = rate
+                periods = zip(result["periods"][1:], cohort["rates"][1:], cohort["complete"][1:], strict=False)
+                for period, rate, complete in periods:
+                    row[f"period {period}"] = rate if complete else None  # not over yet
                 output.append(row)
         return output
 
