@@ -277,5 +277,6 @@ def _letters(formula: str) -> set[str]:
     return {node.id for node in ast.walk(ast.parse(formula, mode="eval")) if isinstance(node, ast.Name)}
 
 
-def _line_order(line: dict[str, Any]) -> tuple[bool, float]:
-    return (line.get("breakdown_value") == OTHER, -(line["total"] or 0))
+def _line_order(line: dict[str, Any]) -> tuple[bool, float, str]:
+    """Biggest first, `$other` last; equal totals by value, so every engine gives the same order."""
+    return (line.get("breakdown_value") == OTHER, -(line["total"] or 0), line.get("breakdown_value") or "")
