@@ -187,3 +187,50 @@ def test_weekly_retention_matches_a_brute_force_count(
     (line,) = result["results"]
     got = {cohort["cohort"]: cohort["counts"] for cohort in line["cohorts"] if cohort["size"]}
     assert got == expected
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    rows=activity(),
+    link=st.booleans(),
+    anchor=st.sampled_from([{}, {"start_event": "Search"}, {"end_event": "Viewed Page"}]),
+    collapse=st.booleans(),
+)
+def test_paths_match_a_brute_force_walk(
+    shared_workspace: Workspace, rows: list[Any], link: bool, anchor: dict[str, str], collapse: bool
+) -> None:
+    project = InsightProject(shared_workspace)
+    project.ingest(documents(rows, link))
+    spec = {"kind": "paths", **RANGE, **anchor, "steps": 3, "collapse_repeats": collapse, "top": 3}
+    result = project.query(spec, now=NOW)
+    first, last = dt.date(2024, 3, 20), dt.date(2024, 4, 20)
+    by_actor: dict[str, list[tuple[dt.date, int, str]]] = {}
+    for person, offset, event, hour in rows:
+        day = FIRST + dt.timedelta(days=offset)
+        if first <= day <= last:
+            by_actor.setdefault(actor(person, offset, link), []).append((day, hour, event))
+    paths: dict[tuple[str, ...], int] = {}
+    for events in by_actor.values():
+        names = [event for _, _, event in sorted(events)]  # time, then name for ties
+        if "end_event" in anchor:
+            if anchor["end_event"] not in names:
+                continue
+            end = len(names) - 1 - names[::-1].index(anchor["end_event"])
+            names = names[: end + 1][::-1]
+        elif "start_event" in anchor:
+            if anchor["start_event"] not in names:
+                continue
+            names = names[names.index(anchor["start_event"]) :]
+        walk: list[str] = []
+        for name in names:
+            if not (collapse and walk and walk[-1] == name):
+                walk.append(name)
+        walk = walk[:3]
+        key = tuple(walk[::-1] if "end_event" in anchor else walk)
+        paths[key] = paths.get(key, 0) + 1
+    ranked = sorted(paths.items(), key=lambda item: (-item[1], item[0]))
+    expected = [{"path": list(path), "actors": count} for path, count in ranked[:3]]
+    if sum(count for _, count in ranked[3:]):
+        expected.append({"path": ["$other"], "actors": sum(count for _, count in ranked[3:])})
+    assert result["paths"] == expected
+    assert result["actors"] == sum(paths.values())

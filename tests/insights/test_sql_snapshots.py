@@ -35,6 +35,8 @@ SPECS = {
     "active_users": {"kind": "active_users"},
     "stickiness": {"kind": "stickiness", "events": ["Search Submitted"]},
     "lifecycle": {"kind": "lifecycle", "filters": [FILTER]},
+    "paths": {"kind": "paths", "start_event": "Viewed Sign Up", "events": ["Signed Up", "Search Submitted"]},
+    "persons": {"kind": "persons", "search": "example.com", "filters": [FILTER]},
 }
 
 

@@ -1,0 +1,2 @@
+-- events
+SELECT COALESCE(CAST(m.person_id AS TEXT), e.distinct_id) AS actor, e.timestamp AS time, e.event AS event, COALESCE(e.session_id, '') AS session FROM events AS e LEFT JOIN (SELECT distinct_id, ARG_MAX(person_id, version) AS person_id FROM person_distinct_ids WHERE project = $p6 GROUP BY distinct_id) AS m ON m.distinct_id = e.distinct_id WHERE e.project = $p3 AND e.timestamp >= $p4 AND e.timestamp < $p5 AND (e.event IN ($p0) OR e.event IN ($p1) OR e.event IN ($p2)) ORDER BY actor NULLS FIRST, time NULLS FIRST, event NULLS FIRST;
