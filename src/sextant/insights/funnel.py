@@ -102,8 +102,21 @@ class FunnelRunner(QueryRunner):
         exclusion_conditions = [
             _always(scan.events_named(item.event), scan.condition(item.filters)) for item in spec.exclusions
         ]
-        columns = [
-            scan.actor().as_("actor"),
+        if spec.count_by == "persons":
+            number = scan.person_number()
+            columns = [
+                number.as_("actor_number"),
+                # Distinct ids the map does not know are their own persons; they are numbered in Python.
+                exp.If(this=exp.Is(this=number.copy(), expression=exp.null()), true=exp.column("distinct_id", "e")).as_(
+                    "unmapped"
+                ),
+            ]
+            if spec.persons is not None:
+                columns.append(scan.person().as_("actor"))
+            order = ["actor_number", "time"]
+        else:
+            columns, order = [scan.actor().as_("actor")], []
+        columns += [
             scan.timestamp().as_("time"),
             _bitmask(step_conditions).as_("steps"),
             _bitmask(exclusion_conditions).as_("exclusions"),
@@ -122,7 +135,8 @@ class FunnelRunner(QueryRunner):
             self.dates.start, self.dates.end + dt.timedelta(seconds=spec.window.seconds), self.dates.timezone
         )
         query = scan.select(*columns, dates=dates, where=[*base, relevant])
-        return {"events": query}
+        # Sorting persons' numbers in the warehouse is cheaper than in Python; texts are sorted in Python.
+        return {"events": query.order_by(*order) if order else query}
 
     def shape(self, results: dict[str, pa.Table]) -> dict[str, Any]:
         spec = self.spec
@@ -169,11 +183,8 @@ class FunnelRunner(QueryRunner):
     def _counted(self, table: pa.Table, *, uniques: bool) -> Counted:
         """The attempts that count: each actor's best (uniques) or every one not excluded (totals)."""
         spec = self.spec
-        actor_codes, actor_names = _encoded(table.column("actor"))
+        actor_codes, order = _actor_order(table)
         times = pc.cast(table.column("time"), pa.int64()).to_numpy(zero_copy_only=False)
-        # Rows are put in actor and time order here: sorting integers is much cheaper than SQL's string sort.
-        order = np.lexsort((times, actor_codes))
-        actor_codes = actor_codes[order]
         change = np.ones(len(order), np.bool_)
         change[1:] = actor_codes[1:] != actor_codes[:-1]
         starts = np.append(np.flatnonzero(change), len(order)).astype(np.int64)
@@ -209,7 +220,7 @@ class FunnelRunner(QueryRunner):
             kept = ranked[first]
         shown, labels = self._shown(value[kept], dictionary)
         return Counted(
-            actors=np.asarray(actor_names, dtype=object)[actors[kept]],
+            actors=_actor_names(table, order, actor_codes)[actors[kept]],
             reached=found.reached[kept],
             entry_time=found.entry_time[kept],
             times=found.times[kept],
@@ -323,6 +334,32 @@ class Counted:
     times: npt.NDArray[np.int64]
     shown: npt.NDArray[np.int64]  # breakdown value codes, OTHER_CODE for values outside the top
     labels: list[tuple[int, str | None]]  # (code, value) of each line, in the order shown
+
+
+def _actor_order(table: pa.Table) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Each row's actor code, in the order that groups rows by actor and sorts them by time, and that order."""
+    times = pc.cast(table.column("time"), pa.int64()).to_numpy(zero_copy_only=False)
+    if "actor_number" not in table.column_names:
+        codes = _encoded(table.column("actor"))[0]
+        order = np.lexsort((times, codes))
+        return codes[order], order
+    numbers = pc.fill_null(table.column("actor_number"), -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    unmapped = table.column("unmapped")
+    if unmapped.null_count == len(unmapped):  # rows came sorted from the warehouse
+        return numbers, np.arange(len(numbers))
+    extra = _encoded(pc.fill_null(unmapped, ""))[0]
+    codes = np.where(numbers >= 0, numbers, numbers.max(initial=0) + 1 + extra)
+    order = np.lexsort((times, codes))
+    return codes[order], order
+
+
+def _actor_names(table: pa.Table, order: npt.NDArray[np.int64], codes: npt.NDArray[np.int64]) -> npt.NDArray[Any]:
+    """Actor code -> actor text (person id or group key), where the query returned them."""
+    if "actor" not in table.column_names:
+        return np.full(int(codes.max(initial=-1)) + 1, None, dtype=object)
+    names = np.full(int(codes.max(initial=-1)) + 1, None, dtype=object)
+    names[codes] = np.asarray(table.column("actor").to_numpy(zero_copy_only=False), dtype=object)[order]
+    return names
 
 
 def _encoded(column: pa.ChunkedArray) -> tuple[npt.NDArray[np.int64], list[str]]:
