@@ -66,7 +66,7 @@ def active_days(rows: list[tuple[int, int, str, int]], link: bool, counted: set[
 RANGE = {"date_from": "2024-03-20", "date_to": "2024-04-20"}
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=15, deadline=None, derandomize=True)
 @given(rows=activity(), link=st.booleans())
 def test_active_users_match_a_brute_force_count(shared_workspace: Workspace, rows: list[Any], link: bool) -> None:
     project = InsightProject(shared_workspace)
@@ -93,7 +93,7 @@ def test_active_users_match_a_brute_force_count(shared_workspace: Workspace, row
         assert month["average_dau"] == round(average, 6)
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=15, deadline=None, derandomize=True)
 @given(rows=activity(), link=st.booleans())
 def test_stickiness_and_lifecycle_match_a_brute_force_count(
     shared_workspace: Workspace, rows: list[Any], link: bool
@@ -135,7 +135,7 @@ def test_stickiness_and_lifecycle_match_a_brute_force_count(
         assert got == (new, returning, resurrecting, -dormant), week
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=15, deadline=None, derandomize=True)
 @given(
     rows=activity(),
     link=st.booleans(),
@@ -169,7 +169,9 @@ def test_weekly_retention_matches_a_brute_force_count(
         if event != "Signed In":
             continue
         if start_type == "first_time" and any(key[0] == who for key in starts):
-            continue
+            continue  # only the first start ever makes a cohort (and it must fall in the range)
+        if start_type == "recurring" and not first <= day <= last:
+            continue  # every start in the range makes its week a cohort, from the first start in the range
         starts.setdefault((who, monday(day)), (day, hour))
     starts = {key: value for key, value in starts.items() if first <= value[0] <= last}
     expected: dict[str, list[int]] = {}
@@ -189,7 +191,7 @@ def test_weekly_retention_matches_a_brute_force_count(
     assert got == expected
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=15, deadline=None, derandomize=True)
 @given(
     rows=activity(),
     link=st.booleans(),

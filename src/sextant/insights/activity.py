@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from sqlglot import exp
 
 from sextant.ingest.tracking_plan import hidden_events, shown_event
-from sextant.insights.scan import EventScan
+from sextant.insights.scan import EventScan, Parameters
 from sextant.insights.spec import DateRange, Filter
 
 
@@ -69,6 +69,13 @@ def active_days(
         dates = DateRange(_midnight(first_day, context.timezone), _midnight(end, context.timezone), context.timezone)
     rows = scan.select(scan.actor().as_("actor"), day.as_("day"), dates=dates, where=where)
     return exp.select("actor", "day").from_(rows.subquery("event_days")).group_by("actor", "day")
+
+
+def any_of(events: Sequence[str] | None, parameters: Parameters) -> Callable[[exp.Expr], exp.Expr] | None:
+    """The `events` condition of `active_days` for a list of event names (None: any event)."""
+    if events is None:
+        return None
+    return lambda name: name.isin(*(parameters.bind(event) for event in events))
 
 
 def _midnight(day: dt.date, timezone: str) -> dt.datetime:

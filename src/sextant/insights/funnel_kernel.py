@@ -102,6 +102,14 @@ def _all_attempts(  # type: ignore[no-untyped-def]
 
 
 @numba.njit(cache=True)
+def _group_begin(times, row, first):  # type: ignore[no-untyped-def]
+    begin = row
+    while begin > first and times[begin - 1] == times[row]:
+        begin -= 1
+    return begin
+
+
+@numba.njit(cache=True)
 def _group_end(times, row, last):  # type: ignore[no-untyped-def]
     end = row
     while end < last and times[end] == times[row]:
@@ -179,9 +187,7 @@ def _ordered(  # type: ignore[no-untyped-def]
     want = held[entry]
     start_time = times[entry]
     deadline = start_time + window
-    group_begin = entry
-    while group_begin > first and times[group_begin - 1] == start_time:
-        group_begin -= 1
+    group_begin = _group_begin(times, entry, first)
     group_end = _group_end(times, entry, last)
     advance = _max_advance(steps, held, want, group_begin, group_end, entry, 1, step_count, owner)
     reached = 1 + advance
@@ -233,14 +239,11 @@ def _ordered(  # type: ignore[no-untyped-def]
 def _any_order(  # type: ignore[no-untyped-def]
     times, steps, values, held, entry, first, last, step_count, window, owner, step_times, step_values,
 ):  # fmt: skip
-    """Steps in any order: step k counts once steps 0..k each have their own row within the window. Rows of
-    the entry's group before the entry are not part of this attempt (the attempt of an earlier row has them)."""
+    """Steps in any order: step k counts once steps 0..k each have their own row within the window, from the
+    entry's whole group onward."""
     want = held[entry]
-    start_time = times[entry]
-    deadline = start_time + window
-    group_begin = entry
-    while group_begin > first and times[group_begin - 1] == start_time:
-        group_begin -= 1
+    deadline = times[entry] + window
+    group_begin = _group_begin(times, entry, first)
     reached = 0
     row = group_begin
     while row < last and times[row] <= deadline and reached < step_count:

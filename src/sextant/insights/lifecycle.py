@@ -10,7 +10,7 @@ import pyarrow as pa
 from pydantic import Field
 from sqlglot import exp
 
-from sextant.insights.activity import active_days
+from sextant.insights.activity import active_days, any_of
 from sextant.insights.buckets import bucket_labels, end_of, label
 from sextant.insights.runner import QueryRunner
 from sextant.insights.spec import InsightSpec
@@ -32,14 +32,13 @@ class LifecycleRunner(QueryRunner):
     def queries(self) -> dict[str, exp.Expr]:
         engine = self.context.engine
         interval = self.spec.interval
-        events = self.spec.events
         # Every active day ever: "new" and "resurrecting" depend on activity before the range.
         days = active_days(
             self.scan(),
             None,
             # Whole periods: the last one counts its days after date_to too, as the first its days before.
             end_of(self.dates.last_day, self.spec.interval),
-            events=None if events is None else lambda name: name.isin(*(self.parameters.bind(e) for e in events)),
+            events=any_of(self.spec.events, self.parameters),
             filters=self.spec.filters,
         )
         period = engine.truncate_date(exp.column("day"), interval)

@@ -20,7 +20,7 @@ from sqlglot import exp
 
 from sextant.errors import QueryError
 from sextant.insights.scan import EventScan, Parameters, QueryContext
-from sextant.insights.spec import DateRange, InsightSpec, resolve_dates
+from sextant.insights.spec import DateRange, InsightSpec, problems, resolve_dates
 
 # kind -> "module:Class"
 RUNNERS: dict[str, str] = {
@@ -87,11 +87,7 @@ def parse_spec(spec: dict[str, Any] | InsightSpec) -> InsightSpec:
     try:
         return model.model_validate(spec)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in problem['loc']) or 'spec'}: {problem['msg']}"
-            for problem in error.errors()
-        )
-        raise QueryError(f"invalid {spec['kind']} spec: {problems}") from None
+        raise QueryError(f"invalid {spec['kind']} spec: {problems(error, 'spec')}") from None
 
 
 def spec_schema() -> dict[str, Any]:

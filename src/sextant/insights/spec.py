@@ -9,7 +9,7 @@ import zoneinfo
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sextant.errors import QueryError
 
@@ -212,3 +212,10 @@ def _is_number(value: object) -> bool:
     except ValueError:
         return False
     return True
+
+
+def problems(error: ValidationError, whole: str) -> str:
+    """A validation error as one line naming each wrong field (`whole` names the object itself)."""
+    return "; ".join(
+        f"{'.'.join(str(part) for part in problem['loc']) or whole}: {problem['msg']}" for problem in error.errors()
+    )
