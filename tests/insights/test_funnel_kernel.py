@@ -83,6 +83,8 @@ def run(
         exclusion_to=np.array([item.to_step for item in exclusions], np.int64),
         entry_from=entry_from,
         entry_to=entry_to,
+        attribution=funnel_kernel.Attribution(),
+        best_only=False,
     )
     return [
         Attempt(

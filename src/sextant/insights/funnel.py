@@ -207,18 +207,15 @@ class FunnelRunner(QueryRunner):
             exclusion_to=np.array([item.to_step for item in spec.exclusions], np.int64),
             entry_from=_micros(self.dates.start),
             entry_to=_micros(self.dates.end),
+            attribution=funnel_kernel.Attribution(
+                spec.attribution, spec.attribution_step, dictionary.index(NONE) if spec.breakdown else -1
+            ),
+            best_only=uniques,
         )
         actors = actor_codes[starts[:-1]][found.partition]
-        kept = np.flatnonzero((found.reached > 0) & ~found.excluded)
-        value = self._attributed(found, dictionary)
-        if uniques:
-            # Best attempt: most steps, then earliest entry, then smallest breakdown value (no value last).
-            last = np.where(value[kept] < 0, len(dictionary), value[kept])
-            ranked = kept[np.lexsort((last, found.entry_time[kept], -found.reached[kept], actors[kept]))]
-            first = np.ones(len(ranked), np.bool_)
-            first[1:] = actors[ranked][1:] != actors[ranked][:-1]
-            kept = ranked[first]
-        shown, labels = self._shown(value[kept], dictionary)
+        every = np.flatnonzero((found.reached > 0) & ~found.excluded)
+        kept = found.best[found.best >= 0] if uniques else every
+        shown, labels = self._shown(found.attributed[kept], dictionary)
         return Counted(
             actors=_actor_names(table, order, actor_codes)[actors[kept]],
             reached=found.reached[kept],
@@ -246,22 +243,6 @@ class FunnelRunner(QueryRunner):
         other = int((shown == OTHER_CODE).sum())
         labels: list[tuple[int, str | None]] = [(code, names[code]) for code in top]
         return shown, labels + ([(OTHER_CODE, OTHER)] if other else [])
-
-    def _attributed(self, found: funnel_kernel.Attempts, dictionary: list[str]) -> npt.NDArray[np.int64]:
-        """Each attempt's breakdown value code under the spec's attribution (`$none` where the attributed step
-        was not reached); -1 without a breakdown."""
-        count = len(found.reached)
-        if self.spec.breakdown is None or count == 0:
-            return np.full(count, -1, np.int64)
-        attribution = self.spec.attribution
-        if attribution == "first_touch":
-            step = np.zeros(count, np.int64)
-        elif attribution == "last_touch":
-            step = np.maximum(found.reached - 1, 0)
-        else:
-            step = np.full(count, self.spec.attribution_step, np.int64)
-        value = found.values[np.arange(count), np.minimum(step, len(self.spec.steps) - 1)]
-        return np.where(step < found.reached, value, dictionary.index(NONE))
 
     def _steps(self, counted: Counted, members: npt.NDArray[np.bool_], label: str | None) -> dict[str, Any]:
         reached = counted.reached[members] if len(members) else counted.reached[:0]

@@ -25,13 +25,24 @@ import numpy as np
 import numpy.typing as npt
 
 ORDERS = {"ordered": 0, "strict": 1, "any": 2}
+ATTRIBUTIONS = {"first_touch": 0, "last_touch": 1, "step": 2}
 Int64Array = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """Which step's value an attempt's breakdown value is, and the code that stands for "step not reached"."""
+
+    kind: str = "first_touch"  # first_touch, last_touch or step
+    step: int = 0
+    unreached: int = -1
 
 
 @dataclass(frozen=True)
 class Attempts:
     """One row per attempt: its partition, entry time, how many steps it reached, whether it was excluded,
-    and per step the earliest time and the smallest value code among the events filling it then."""
+    per step the earliest time and the smallest value code among the events filling it then, and its
+    attributed value code. `best` holds each partition's best attempt (-1: none), when asked for."""
 
     partition: Int64Array
     entry_time: Int64Array
@@ -39,6 +50,8 @@ class Attempts:
     excluded: npt.NDArray[np.bool_]
     times: Int64Array  # attempts x steps; meaningful below `reached`
     values: Int64Array  # attempts x steps
+    attributed: Int64Array
+    best: Int64Array
 
 
 def run(
@@ -56,8 +69,14 @@ def run(
     exclusion_to: Int64Array,
     entry_from: int,
     entry_to: int,
+    attribution: Attribution,
+    best_only: bool,
 ) -> Attempts:
-    """Every attempt of every partition. `starts` holds each partition's first row, then the row count."""
+    """The attempts of every partition. `starts` holds each partition's first row, then the row count.
+
+    With `best_only`, each partition's best attempt (most steps, then earliest entry, then smallest value,
+    no value last) is found here, and a partition's later entries are skipped once an attempt reached every
+    step: they could only tie on steps and lose on entry time. Without it, every attempt is made."""
     entering = (steps != 0) if order == "any" else (steps & 1) != 0
     in_range = entering & (times >= entry_from) & (times < entry_to)
     count = int(in_range.sum())
@@ -67,17 +86,24 @@ def run(
     excluded = np.zeros(count, np.bool_)
     step_times = np.zeros((count, step_count), np.int64)
     step_values = np.full((count, step_count), -1, np.int64)
-    _all_attempts(
+    attributed = np.full(count, -1, np.int64)
+    best = np.full(starts.shape[0] - 1, -1, np.int64)
+    found = _all_attempts(
         starts, times, steps, exclusions, values, held, in_range, step_count, window, ORDERS[order],
         exclusion_from, exclusion_to, partition, entry_time, reached, excluded, step_times, step_values,
+        ATTRIBUTIONS[attribution.kind], attribution.step, attribution.unreached, attributed, best, best_only,
     )  # fmt: skip
-    return Attempts(partition, entry_time, reached, excluded, step_times, step_values)
+    return Attempts(
+        partition[:found], entry_time[:found], reached[:found], excluded[:found], step_times[:found],
+        step_values[:found], attributed[:found], best,
+    )  # fmt: skip
 
 
 @numba.njit(cache=True)
 def _all_attempts(  # type: ignore[no-untyped-def]
     starts, times, steps, exclusions, values, held, in_range, step_count, window, order,
     exclusion_from, exclusion_to, partition, entry_time, reached, excluded, step_times, step_values,
+    attribution, attribution_step, unreached, attributed, best, best_only,
 ):  # fmt: skip
     found = 0
     owner = np.empty(times.shape[0], np.int64)
@@ -86,6 +112,9 @@ def _all_attempts(  # type: ignore[no-untyped-def]
         for row in range(first, last):
             if not in_range[row]:
                 continue
+            chosen = best[part]
+            if best_only and chosen >= 0 and reached[chosen] == step_count and times[row] > entry_time[chosen]:
+                break
             partition[found] = part
             entry_time[found] = times[row]
             if order == 2:
@@ -98,7 +127,34 @@ def _all_attempts(  # type: ignore[no-untyped-def]
                                       step_times[found], step_values[found])  # fmt: skip
                 reached[found] = reach
                 excluded[found] = out
+            if attribution == 0:
+                step = 0
+            elif attribution == 1:
+                step = max(reach - 1, 0)
+            else:
+                step = attribution_step
+            attributed[found] = step_values[found, step] if step < reach else unreached
+            if (
+                reach > 0
+                and not excluded[found]
+                and (chosen < 0 or _better(found, chosen, reached, entry_time, attributed))
+            ):
+                best[part] = found
             found += 1
+    return found
+
+
+@numba.njit(cache=True)
+def _better(one, other, reached, entry_time, attributed):  # type: ignore[no-untyped-def]
+    """Whether attempt `one` beats `other`: more steps, then an earlier entry, then a smaller value (none last)."""
+    if reached[one] != reached[other]:
+        return reached[one] > reached[other]
+    if entry_time[one] != entry_time[other]:
+        return entry_time[one] < entry_time[other]
+    mine, theirs = attributed[one], attributed[other]
+    if mine < 0 or theirs < 0:
+        return theirs < 0 <= mine
+    return mine < theirs
 
 
 @numba.njit(cache=True)
