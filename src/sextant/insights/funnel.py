@@ -183,8 +183,8 @@ class FunnelRunner(QueryRunner):
     def _counted(self, table: pa.Table, *, uniques: bool) -> Counted:
         """The attempts that count: each actor's best (uniques) or every one not excluded (totals)."""
         spec = self.spec
-        actor_codes, order = _actor_order(table)
         times = pc.cast(table.column("time"), pa.int64()).to_numpy(zero_copy_only=False)
+        actor_codes, order = _actor_order(table, times)
         change = np.ones(len(order), np.bool_)
         change[1:] = actor_codes[1:] != actor_codes[:-1]
         starts = np.append(np.flatnonzero(change), len(order)).astype(np.int64)
@@ -317,9 +317,8 @@ class Counted:
     labels: list[tuple[int, str | None]]  # (code, value) of each line, in the order shown
 
 
-def _actor_order(table: pa.Table) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+def _actor_order(table: pa.Table, times: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """Each row's actor code, in the order that groups rows by actor and sorts them by time, and that order."""
-    times = pc.cast(table.column("time"), pa.int64()).to_numpy(zero_copy_only=False)
     if "actor_number" not in table.column_names:
         codes = _encoded(table.column("actor"))[0]
         order = np.lexsort((times, codes))
@@ -336,10 +335,9 @@ def _actor_order(table: pa.Table) -> tuple[npt.NDArray[np.int64], npt.NDArray[np
 
 def _actor_names(table: pa.Table, order: npt.NDArray[np.int64], codes: npt.NDArray[np.int64]) -> npt.NDArray[Any]:
     """Actor code -> actor text (person id or group key), where the query returned them."""
-    if "actor" not in table.column_names:
-        return np.full(int(codes.max(initial=-1)) + 1, None, dtype=object)
     names = np.full(int(codes.max(initial=-1)) + 1, None, dtype=object)
-    names[codes] = np.asarray(table.column("actor").to_numpy(zero_copy_only=False), dtype=object)[order]
+    if "actor" in table.column_names:
+        names[codes] = np.asarray(table.column("actor").to_numpy(zero_copy_only=False), dtype=object)[order]
     return names
 
 
