@@ -39,6 +39,14 @@ def test_a_did_event_cohort_filters_every_query(workspace: Workspace, store: Eve
     negated = {**UNIQUE_SEARCHERS, "filters": [{"type": "cohort", "cohort": cohort, "negate": True}]}
     assert total(insights, negated) == 1
 
+    def person(distinct_id: str) -> str:
+        (found,) = insights.query({"kind": "persons", "search": distinct_id}, now=NOW).result["persons"]
+        return str(found["person_id"])
+
+    assert insights.cohort_persons(cohort, now=NOW) == sorted([person("alice"), person("bob")])
+    # Thirty days later their searches are out of the window.
+    assert insights.cohort_persons(cohort, now=NOW + 30 * DAY) == []
+
 
 def test_person_property_and_static_cohorts_as_breakdowns(workspace: Workspace, store: EventStore) -> None:
     load_world(store)
@@ -98,8 +106,10 @@ def test_cohorts_over_http(live_server: LiveServer, workspace: Workspace, store:
     url = f"{live_server.url}/api/v1/cohorts"
     created = httpx.post(url, json={"name": "searchers", "definition": SEARCHERS}, headers=headers)
     assert created.status_code == 201 and created.json()["kind"] == "dynamic"
-    static = httpx.post(url, json={"name": "vip", "persons": ["a", "b", "a"]}, headers=headers).json()
+    static = httpx.post(url, json={"name": "vip", "persons": ["b", "a", "a"]}, headers=headers).json()
     assert static["size"] == 2
+    members = httpx.get(f"{url}/{static['id']}/persons", headers=headers).json()
+    assert members == {"cohort": static["id"], "persons": ["a", "b"]}
     assert [cohort["name"] for cohort in httpx.get(url, headers=headers).json()["cohorts"]] == ["searchers", "vip"]
     assert httpx.delete(f"{url}/{static['id']}", headers=headers).status_code == 204
     assert httpx.get(f"{url}/{static['id']}", headers=headers).status_code == 400

@@ -192,10 +192,7 @@ def _run_once(spec: InsightSpec, context: QueryContext, dates: DateRange) -> Que
     queries = runner.queries()
     compiled = time.perf_counter()
     bound = {name: _used(query, runner.parameters.values) for name, query in queries.items()}
-    results = {
-        name: context.engine.execute(query, bound[name], _read(query, runner.parameters.tables))
-        for name, query in queries.items()
-    }
+    results = {name: execute(context, query, runner.parameters) for name, query in queries.items()}
     executed = time.perf_counter()
     shaped = runner.shape(results)
     finished = time.perf_counter()
@@ -211,6 +208,11 @@ def _run_once(spec: InsightSpec, context: QueryContext, dates: DateRange) -> Que
         date_from=dates.start,
         date_to=dates.end,
     )
+
+
+def execute(context: QueryContext, query: exp.Expr, parameters: Parameters) -> pa.Table:
+    """Run one compiled query with the parameters and attached tables it refers to."""
+    return context.engine.execute(query, _used(query, parameters.values), _read(query, parameters.tables))
 
 
 def _used(query: exp.Expr, values: dict[str, object]) -> dict[str, object]:

@@ -9,12 +9,13 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlglot import exp
 
 from sextant.errors import QueryError
 from sextant.ingest.tracking_plan import TrackingPlan
 from sextant.insights.cohorts import CohortMembers, CohortRequest, CohortStore, SavedCohort, persons_of
-from sextant.insights.runner import QueryResult, ResultCache, run_query
-from sextant.insights.scan import QueryContext
+from sextant.insights.runner import QueryResult, ResultCache, execute, run_query
+from sextant.insights.scan import EventScan, Parameters, QueryContext
 from sextant.insights.spec import Filter, InsightSpec
 from sextant.project import Project
 from sextant.warehouse.engine import Engine
@@ -51,6 +52,16 @@ class Insights:
         if request.from_query is not None:
             members = persons_of(self.query(request.from_query, access_filters=access_filters).result)
         return self.cohort_store().create(request.name, request.definition, members)
+
+    def cohort_persons(self, cohort: int, *, limit: int = 1000, now: dt.datetime | None = None) -> list[str]:
+        """The ids of the persons in a cohort now (for a dynamic one, as its definition evaluates now)."""
+        store = self.cohort_store()
+        context = self._context((), now)
+        parameters = Parameters()
+        scan = EventScan(context, parameters, count_by="persons", person_properties="as_of_event")
+        members = CohortMembers(store).members(cohort, scan)
+        query = exp.select("person_id").distinct().from_(members.subquery("members")).order_by("person_id").limit(limit)
+        return [str(row["person_id"]) for row in execute(context, query, parameters).to_pylist()]
 
     def cohort_store(self) -> CohortStore:
         if self.cohorts is None:

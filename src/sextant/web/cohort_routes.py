@@ -44,6 +44,16 @@ async def get_cohort(request: Request, cohort: int) -> JSONResponse:
     return JSONResponse(saved.as_json())
 
 
+@router.get("/api/v1/cohorts/{cohort}/persons")
+async def cohort_persons(request: Request, cohort: int, limit: int = 1000) -> JSONResponse:
+    """The ids of the persons in a cohort now (first `limit`, sorted)."""
+    state = reader_state(request)
+    if not 1 <= limit <= 100_000:
+        raise QueryError("limit must be between 1 and 100000")
+    persons = await run_in_threadpool(lambda: state.insights.cohort_persons(cohort, limit=limit))
+    return JSONResponse({"cohort": cohort, "persons": persons})
+
+
 @router.delete("/api/v1/cohorts/{cohort}")
 async def delete_cohort(request: Request, cohort: int) -> Response:
     state = reader_state(request)
