@@ -80,13 +80,15 @@ def run(
     entering = (steps != 0) if order == "any" else (steps & 1) != 0
     in_range = entering & (times >= entry_from) & (times < entry_to)
     count = int(in_range.sum())
+    # Left uninitialised: the pass writes every field it later reads (step fields below `reached` only),
+    # and with `best_only` it reuses the slot of each attempt that did not become its partition's best.
     partition = np.empty(count, np.int64)
     entry_time = np.empty(count, np.int64)
-    reached = np.zeros(count, np.int64)
-    excluded = np.zeros(count, np.bool_)
-    step_times = np.zeros((count, step_count), np.int64)
-    step_values = np.full((count, step_count), -1, np.int64)
-    attributed = np.full(count, -1, np.int64)
+    reached = np.empty(count, np.int64)
+    excluded = np.empty(count, np.bool_)
+    step_times = np.empty((count, step_count), np.int64)
+    step_values = np.empty((count, step_count), np.int64)
+    attributed = np.empty(count, np.int64)
     best = np.full(starts.shape[0] - 1, -1, np.int64)
     found = _all_attempts(
         starts, times, steps, exclusions, values, held, in_range, step_count, window, ORDERS[order],
@@ -121,6 +123,7 @@ def _all_attempts(  # type: ignore[no-untyped-def]
                 reach, out = _any_order(times, steps, values, held, row, first, last, step_count, window, owner,
                                         step_times[found], step_values[found])  # fmt: skip
                 reached[found] = reach
+                excluded[found] = out
             else:
                 reach, out = _ordered(times, steps, exclusions, values, held, row, first, last, step_count, window,
                                       order == 1, exclusion_from, exclusion_to, owner,
@@ -134,13 +137,15 @@ def _all_attempts(  # type: ignore[no-untyped-def]
             else:
                 step = attribution_step
             attributed[found] = step_values[found, step] if step < reach else unreached
-            if (
+            wins = (
                 reach > 0
                 and not excluded[found]
                 and (chosen < 0 or _better(found, chosen, reached, entry_time, attributed))
-            ):
+            )
+            if wins:
                 best[part] = found
-            found += 1
+            if wins or not best_only:
+                found += 1
     return found
 
 
