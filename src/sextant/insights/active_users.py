@@ -16,9 +16,8 @@ import pyarrow as pa
 from pydantic import Field
 from sqlglot import exp
 
-from sextant.insights.activity import active_days
+from sextant.insights.activity import ActivitySpec, active_days, any_of, neighbour
 from sextant.insights.runner import QueryRunner
-from sextant.insights.spec import InsightSpec
 
 WINDOWS = {"dau": 1, "wau": 7, "mau": 30}
 MAX_GAP = 31  # gaps longer than every window and every day of a month behave alike
@@ -34,10 +33,9 @@ DEFAULT_EXCLUDED_EVENTS = [
 ]
 
 
-class ActiveUsersSpec(InsightSpec):
+class ActiveUsersSpec(ActivitySpec):
     kind: Literal["active_users"] = "active_users"
     interval: Literal["day"] = "day"
-    events: list[str] | None = Field(default=None, description="events that count as active; default all")
     excluded_events: list[str] = Field(
         default=DEFAULT_EXCLUDED_EVENTS,
         description="SQL LIKE patterns of event names (case-insensitive) that never count as active",
@@ -63,20 +61,7 @@ class ActiveUsersRunner(QueryRunner):
             filters=self.spec.filters,
             excluded_distinct_ids=self.spec.excluded_distinct_ids,
         )
-        previous = exp.Anonymous(
-            this="LAG",
-            # An actor's first active day has no previous one: a day long before stands in for it.
-            expressions=[
-                exp.column("day"),
-                exp.Literal.number(1),
-                exp.Sub(this=exp.column("day"), expression=exp.Literal.number(1000)),
-            ],
-        )
-        by_actor = exp.Order(expressions=[exp.column("day")])
-        spans = exp.select(
-            "day",
-            exp.Window(this=previous, partition_by=[exp.column("actor")], order=by_actor).as_("previous"),
-        ).from_(days.subquery("active"))
+        spans = exp.select("day", neighbour("LAG", "day", -1000).as_("previous")).from_(days.subquery("active"))
         days_since = exp.DateDiff(this=exp.column("day"), expression=exp.column("previous"), unit=exp.var("DAY"))
         gap = exp.Least(this=days_since, expressions=[exp.Literal.number(MAX_GAP)])
         # One row per day and gap to the actor's previous active day (capped): enough for every window and month.
@@ -92,8 +77,8 @@ class ActiveUsersRunner(QueryRunner):
             exp.not_(exp.Like(this=exp.Lower(this=name.copy()), expression=bind(pattern.lower())))
             for pattern in self.spec.excluded_events
         ]
-        if self.spec.events is not None:
-            conditions.append(name.copy().isin(*(bind(event) for event in self.spec.events)))
+        if (listed := any_of(self.spec.events, self.parameters)) is not None:
+            conditions.append(listed(name.copy()))
         return exp.and_(*conditions) if conditions else exp.true()
 
     def shape(self, results: dict[str, pa.Table]) -> dict[str, Any]:

@@ -7,11 +7,27 @@ import datetime as dt
 import zoneinfo
 from collections.abc import Callable, Sequence
 
+from pydantic import Field
 from sqlglot import exp
 
 from sextant.ingest.tracking_plan import hidden_events, shown_event
 from sextant.insights.scan import EventScan, Parameters
-from sextant.insights.spec import DateRange, Filter
+from sextant.insights.spec import DateRange, Filter, InsightSpec
+
+
+class ActivitySpec(InsightSpec):
+    """Fields of the kinds that count active days."""
+
+    events: list[str] | None = Field(default=None, description="events that count as active; default all")
+
+
+def neighbour(function: str, date: str, offset: int) -> exp.Window:
+    """The actor's previous (`LAG`) or next (`LEAD`) value of the date column `date`. Where there is none, the
+    date `offset` days away stands in, so that comparisons stay non-null on every engine."""
+    far = exp.Add(this=exp.column(date), expression=exp.Literal.number(offset))
+    call = exp.Anonymous(this=function, expressions=[exp.column(date), exp.Literal.number(1), far])
+    order = exp.Order(expressions=[exp.column(date)])
+    return exp.Window(this=call, partition_by=[exp.column("actor")], order=order)
 
 
 def active_days(

@@ -7,21 +7,18 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import pyarrow as pa
-from pydantic import Field
 from sqlglot import exp
 
-from sextant.insights.activity import active_days, any_of
+from sextant.insights.activity import ActivitySpec, active_days, any_of, neighbour
 from sextant.insights.buckets import bucket_labels, end_of, label
 from sextant.insights.runner import QueryRunner
-from sextant.insights.spec import InsightSpec
 
 STATUSES = ("new", "returning", "resurrecting", "dormant")
 
 
-class LifecycleSpec(InsightSpec):
+class LifecycleSpec(ActivitySpec):
     kind: Literal["lifecycle"] = "lifecycle"
     interval: Literal["day", "week", "month"] = "week"
-    events: list[str] | None = Field(default=None, description="events that count as active; default all")
 
 
 class LifecycleRunner(QueryRunner):
@@ -48,19 +45,12 @@ class LifecycleRunner(QueryRunner):
             .group_by(exp.column("actor"), period.copy())
         )
 
-        def neighbour(function: str, offset: int) -> exp.Expr:
-            # No neighbour: a period far away stands in, so comparisons stay non-null on every engine.
-            far = exp.Add(this=exp.column("period"), expression=exp.Literal.number(offset))
-            call = exp.Anonymous(this=function, expressions=[exp.column("period"), exp.Literal.number(1), far])
-            order = exp.Order(expressions=[exp.column("period")])
-            return exp.Window(this=call, partition_by=[exp.column("actor")], order=order)
-
         first = exp.Window(this=exp.Min(this=exp.column("period")), partition_by=[exp.column("actor")])
         flagged = exp.select(
             "period",
             first.as_("first_period"),
-            neighbour("LAG", -4000).as_("previous_period"),
-            neighbour("LEAD", 4000).as_("next_period"),
+            neighbour("LAG", "period", -4000).as_("previous_period"),
+            neighbour("LEAD", "period", 4000).as_("next_period"),
         ).from_(periods.subquery("periods"))
         previous_start = engine.truncate_date(
             exp.Sub(this=exp.column("period"), expression=exp.Literal.number(1)), interval

@@ -191,7 +191,6 @@ def _run_once(spec: InsightSpec, context: QueryContext, dates: DateRange) -> Que
     runner = runner_class(spec.kind)(spec, context, dates)
     queries = runner.queries()
     compiled = time.perf_counter()
-    bound = {name: _used(query, runner.parameters.values) for name, query in queries.items()}
     results = {name: execute(context, query, runner.parameters) for name, query in queries.items()}
     executed = time.perf_counter()
     shaped = runner.shape(results)
@@ -199,7 +198,10 @@ def _run_once(spec: InsightSpec, context: QueryContext, dates: DateRange) -> Que
     return QueryResult(
         kind=spec.kind,
         result=shaped,
-        sql={name: context.engine.render(context.engine.bind(query, bound[name])) for name, query in queries.items()},
+        sql={
+            name: context.engine.render(context.engine.bind(query, runner.parameters.values))
+            for name, query in queries.items()
+        },
         timing_ms={
             "compile": round((compiled - started) * 1000, 3),
             "execute": round((executed - compiled) * 1000, 3),

@@ -16,7 +16,7 @@ from sextant.ingest.tracking_plan import TrackingPlan
 from sextant.insights.cohorts import CohortMembers, CohortRequest, CohortStore, SavedCohort, persons_of
 from sextant.insights.runner import QueryResult, ResultCache, execute, run_query
 from sextant.insights.scan import EventScan, Parameters, QueryContext
-from sextant.insights.spec import Filter, InsightSpec
+from sextant.insights.spec import Filter, InsightSpec, problems
 from sextant.project import Project
 from sextant.warehouse.engine import Engine
 
@@ -55,11 +55,12 @@ class Insights:
 
     def cohort_persons(self, cohort: int, *, limit: int = 1000, now: dt.datetime | None = None) -> list[str]:
         """The ids of the persons in a cohort now (for a dynamic one, as its definition evaluates now)."""
-        store = self.cohort_store()
+        self.cohort_store()  # says what is missing when there are no cohorts
         context = self._context((), now)
+        assert context.cohorts is not None
         parameters = Parameters()
         scan = EventScan(context, parameters, count_by="persons", person_properties="as_of_event")
-        members = CohortMembers(store).members(cohort, scan)
+        members = context.cohorts.members(cohort, scan)
         query = exp.select("person_id").distinct().from_(members.subquery("members")).order_by("person_id").limit(limit)
         return [str(row["person_id"]) for row in execute(context, query, parameters).to_pylist()]
 
@@ -84,8 +85,4 @@ def _parse(model: type[CohortRequest], body: dict[str, Any]) -> CohortRequest:
     try:
         return model.model_validate(body)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in problem['loc']) or 'body'}: {problem['msg']}"
-            for problem in error.errors()
-        )
-        raise QueryError(f"invalid cohort: {problems}") from None
+        raise QueryError(f"invalid cohort: {problems(error, 'body')}") from None

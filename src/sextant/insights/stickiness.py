@@ -9,16 +9,14 @@ import pyarrow as pa
 from pydantic import Field
 from sqlglot import exp
 
-from sextant.insights.activity import active_days, any_of
+from sextant.insights.activity import ActivitySpec, active_days, any_of
 from sextant.insights.buckets import bucket_labels, end_of, label, start_of
 from sextant.insights.runner import QueryRunner
-from sextant.insights.spec import InsightSpec
 
 
-class StickinessSpec(InsightSpec):
+class StickinessSpec(ActivitySpec):
     kind: Literal["stickiness"] = "stickiness"
     interval: Literal["week", "month"] = "week"
-    events: list[str] | None = Field(default=None, description="events that count as active; default all")
     cumulative: bool = Field(default=False, description="count actors active on at least N days")
 
 
