@@ -60,8 +60,9 @@ class DuckDBEngine(Engine):
             for name, arrow in (tables or {}).items():
                 self.connection.register(name, arrow)
             try:
-                result = self.connection.execute(sql, dict(parameters) if parameters else None)
-                return result.to_arrow_table()
+                # `sql` hands its result to Arrow without the extra copy that `execute` makes.
+                result = self.connection.sql(sql, params=dict(parameters) if parameters else None)
+                return pa.table({}) if result is None else result.to_arrow_table()
             except duckdb.Error as error:
                 raise WarehouseError(f"DuckDB could not run a statement: {error}\n{sql}") from error
             finally:
