@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from sextant.auth import audit
+from sextant.auth.permissions import Principal
 from sextant.errors import AuthError
 from sextant.metadata.models import ApiKey, KeyKind
 
@@ -32,11 +34,31 @@ class CreatedKey:
     secret: str  # shown once, never stored
 
 
+@dataclass(frozen=True)
+class KeyOwner:
+    """What a valid key is: its kind, its id and name, and for a personal key the user it acts as."""
+
+    id: int
+    kind: KeyKind
+    name: str
+    user_id: int | None
+
+
 def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def create_key(sessions: sessionmaker[Session], kind: KeyKind, name: str) -> CreatedKey:
+def create_key(
+    sessions: sessionmaker[Session],
+    kind: KeyKind,
+    name: str,
+    *,
+    user_id: int | None = None,
+    actor: Principal | str = audit.COMMAND_LINE,
+) -> CreatedKey:
+    """A new key; a personal key with a `user_id` acts as that user when it reads through the API."""
+    if kind is KeyKind.INGEST and user_id is not None:
+        raise AuthError("ingest keys belong to the project, not to a user")
     secret = _PREFIXES[kind] + secrets.token_urlsafe(32)
     with sessions.begin() as session:
         key = ApiKey(
@@ -45,23 +67,35 @@ def create_key(sessions: sessionmaker[Session], kind: KeyKind, name: str) -> Cre
             prefix=secret[: len(_PREFIXES[kind]) + 4],
             secret_hash=_hash(secret),
             created_at=dt.datetime.now(dt.UTC),
+            user_id=user_id,
         )
         session.add(key)
         session.flush()
+        audit.record(session, actor, "key.create", f"key:{key.id}", kind=kind.value, name=name, user_id=user_id)
         return CreatedKey(key.id, kind, name, secret)
 
 
-def revoke_key(sessions: sessionmaker[Session], key_id: int) -> None:
+def revoke_key(sessions: sessionmaker[Session], key_id: int, *, actor: Principal | str = audit.COMMAND_LINE) -> None:
     with sessions.begin() as session:
         key = session.get(ApiKey, key_id)
         if key is None:
             raise AuthError(f"there is no key with id {key_id}; list keys with `sextant keys list`")
         key.revoked_at = dt.datetime.now(dt.UTC)
+        audit.record(session, actor, "key.revoke", f"key:{key.id}", kind=key.kind.value, name=key.name)
 
 
-def list_keys(sessions: sessionmaker[Session]) -> list[ApiKey]:
+def get_key(sessions: sessionmaker[Session], key_id: int) -> ApiKey | None:
     with sessions() as session:
-        return list(session.scalars(select(ApiKey).order_by(ApiKey.id)))
+        return session.get(ApiKey, key_id)
+
+
+def list_keys(sessions: sessionmaker[Session], *, user_id: int | None = None) -> list[ApiKey]:
+    """Every key, or only the personal keys of one user."""
+    query = select(ApiKey).order_by(ApiKey.id)
+    if user_id is not None:
+        query = query.where(ApiKey.user_id == user_id)
+    with sessions() as session:
+        return list(session.scalars(query))
 
 
 class KeyChecker:
@@ -69,7 +103,7 @@ class KeyChecker:
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self.sessions = sessions
-        self._cache: dict[str, tuple[float, KeyKind | None]] = {}
+        self._cache: dict[str, tuple[float, KeyOwner | None]] = {}
         self._lock = threading.Lock()
         # Extra secrets that act as ingest keys for this process only (the server's local token).
         self.local_ingest_secrets: set[str] = set()
@@ -78,6 +112,11 @@ class KeyChecker:
         """The kind of a valid key, or None for an unknown or revoked one."""
         if secret in self.local_ingest_secrets:
             return KeyKind.INGEST
+        owner = self.lookup(secret)
+        return owner.kind if owner else None
+
+    def lookup(self, secret: str) -> KeyOwner | None:
+        """A valid key's kind and owner, or None for an unknown or revoked one."""
         digest = _hash(secret)
         now = time.monotonic()
         with self._lock:
@@ -86,12 +125,16 @@ class KeyChecker:
             return cached[1]
         with self.sessions() as session:
             key = session.scalars(select(ApiKey).where(ApiKey.secret_hash == digest)).first()
-            kind = key.kind if key is not None and key.revoked_at is None else None
+            owner = (
+                KeyOwner(key.id, key.kind, key.name, key.user_id)
+                if key is not None and key.revoked_at is None
+                else None
+            )
         with self._lock:
             if len(self._cache) > 10_000:
                 self._cache.clear()
-            self._cache[digest] = (now, kind)
-        return kind
+            self._cache[digest] = (now, owner)
+        return owner
 
     def require(self, secret: str | None, kind: KeyKind) -> None:
         if not secret:

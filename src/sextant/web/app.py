@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from sextant import instances
 from sextant.auth.keys import KeyChecker
@@ -20,11 +20,13 @@ from sextant.web import (
     cohort_routes,
     health_routes,
     ingest_routes,
+    pages,
     query_routes,
     telemetry_routes,
     vendor_routes,
 )
 from sextant.web.state import ServerState
+from sextant.web.templating import wants_html
 from sextant.workspace import Workspace
 
 
@@ -59,11 +61,14 @@ def create_app(workspace: Workspace, local_token: str | None = None) -> FastAPI:
     app.include_router(query_routes.router)
     app.include_router(cohort_routes.router)
     vendor_routes.register(app)
+    pages.install(app, state)
     app.add_exception_handler(SextantError, _error_response)  # type: ignore[arg-type]
     return app
 
 
-async def _error_response(request: Request, error: SextantError) -> JSONResponse:
+async def _error_response(request: Request, error: SextantError) -> Response:
+    if wants_html(request):
+        return pages.error_page(request, error)
     headers = {}
     if isinstance(error, RateLimited | Overloaded):
         headers["Retry-After"] = str(max(1, round(error.retry_after)))

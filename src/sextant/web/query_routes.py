@@ -1,27 +1,31 @@
 """Insight queries over HTTP: `POST /api/v1/query` and its JSON Schema at `GET /api/v1/query/schema`.
-Reading needs a personal API key."""
+Running a query needs a role that runs ad-hoc queries (Creator or Admin)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from sextant.auth.dependencies import require
+from sextant.auth.permissions import Action, Principal
 from sextant.errors import QueryError
 from sextant.insights.runner import spec_schema
-from sextant.web.state import reader_state
+from sextant.web.state import ServerState
 
 router = APIRouter()
 
 
 @router.post("/api/v1/query")
-async def post_query(request: Request, refresh: bool = False) -> JSONResponse:
+async def post_query(
+    request: Request, user: Annotated[Principal, Depends(require(Action.RUN_QUERIES))], refresh: bool = False
+) -> JSONResponse:
     """Run an insight spec (`kind`: segmentation, funnel, retention, ...); returns the result, the generated
     SQL and the timing. `?refresh=true` skips the results cache."""
-    state = reader_state(request)
+    state: ServerState = request.app.state.sextant
     try:
         spec: Any = orjson.loads(await request.body())
     except orjson.JSONDecodeError as error:
@@ -33,7 +37,6 @@ async def post_query(request: Request, refresh: bool = False) -> JSONResponse:
 
 
 @router.get("/api/v1/query/schema")
-async def get_query_schema(request: Request) -> JSONResponse:
+async def get_query_schema(user: Annotated[Principal, Depends(require(Action.VIEW_CONTENT))]) -> JSONResponse:
     """The JSON Schema of every insight spec."""
-    reader_state(request)
     return JSONResponse(spec_schema())

@@ -6,11 +6,12 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
+from sextant.auth.dependencies import authorize, bearer_token
 from sextant.auth.keys import KeyChecker
+from sextant.auth.permissions import Action
 from sextant.ingest.pipeline import IngestPipeline
 from sextant.ingest.rate_limit import RateLimiter
 from sextant.insights.service import Insights
-from sextant.metadata.models import KeyKind
 from sextant.workspace import Workspace
 
 
@@ -27,16 +28,11 @@ class ServerState:
     insights: Insights
 
 
-def bearer_token(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    return token.strip() or None if scheme.lower() == "bearer" else None
+__all__ = ["ServerState", "bearer_token", "reader_state"]
 
 
 def reader_state(request: Request) -> ServerState:
-    """The server state, for a request with a personal API key (or the CLI's local token)."""
+    """The server state, for a request by a signed-in user, a personal API key or the CLI's local token."""
+    authorize(request, Action.VIEW_CONTENT)
     state: ServerState = request.app.state.sextant
-    token = bearer_token(request)
-    if token != state.local_token:
-        state.keys.require(token, KeyKind.PERSONAL)
     return state
