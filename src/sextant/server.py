@@ -34,15 +34,28 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+MIN_SECRET_KEY_LENGTH = 32
+
+
+def check_secret_key(project: Project, host: str) -> None:
+    """Sessions and CSRF tokens are signed with the secret key; off loopback a missing or short one is refused."""
+    if is_loopback(host):
+        return
+    key = project.config.secret_key or ""
+    if len(key) < MIN_SECRET_KEY_LENGTH:
+        problem = "without a secret key" if not key else f"with a secret key of {len(key)} characters"
+        raise ConfigError(
+            f"refusing to listen on {host} {problem}; set secret_key in {project.directory / 'sextant.yaml'} "
+            f"to a random string of at least {MIN_SECRET_KEY_LENGTH} characters (e.g. the output of "
+            "`openssl rand -hex 32`), or listen on 127.0.0.1 only"
+        )
+
+
 def serve(directory: str, host: str | None = None, port: int | None = None) -> None:
     project = Project.load(directory)
     host = host or project.config.server.host
     port = port or project.config.server.port
-    if not is_loopback(host) and not project.config.secret_key:
-        raise ConfigError(
-            f"refusing to listen on {host} without a secret key; set secret_key in "
-            f"{project.directory / 'sextant.yaml'} (any long random string, e.g. from `openssl rand -hex 32`)"
-        )
+    check_secret_key(project, host)
     if running_server(project):
         raise ConfigError(f"a Sextant server already serves {project.directory}; stop it first")
     logs.configure()

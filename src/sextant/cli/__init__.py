@@ -13,6 +13,7 @@ from sextant.cli import (  # noqa: F401 - importing registers the commands
     key_commands,
     project_commands,
     query_command,
+    user_commands,
 )
 from sextant.cli.app import app, errors
 from sextant.errors import SextantError

@@ -13,6 +13,7 @@ from sextant import demo, instances, server
 from sextant.auth.keys import create_key
 from sextant.cli.app import app, console
 from sextant.cli.import_command import print_summary, run_import
+from sextant.demo.accounts import ensure_demo_users
 from sextant.errors import ConfigError
 from sextant.ingest.destinations import WarehouseDestination
 from sextant.ingest.importer import Preset
@@ -44,11 +45,16 @@ def demo_(
         if directory.exists() and any(directory.iterdir()):
             raise ConfigError(f"{directory} exists and is not a Sextant project; choose another directory")
         workspace = build(directory, events, seed)
+    people = ensure_demo_users(workspace.metadata)
     ingest_key = create_key(workspace.metadata, KeyKind.INGEST, "demo ingest key")
-    api_key = create_key(workspace.metadata, KeyKind.PERSONAL, "demo API key")
+    api_key = create_key(workspace.metadata, KeyKind.PERSONAL, "demo API key", user_id=people[0].id)
     workspace.close()
+    for person in people:
+        console.print(
+            f"Sign in as {person.role.value + ':':9}{person.email:26} password [bold green]{person.password}[/]"
+        )
     console.print(f"Ingest key (write events): [bold green]{ingest_key.secret}[/]")
-    console.print(f"API key (read):            [bold green]{api_key.secret}[/]")
+    console.print(f"API key (read, as {people[0].email}): [bold green]{api_key.secret}[/]")
     console.print(f"Data files (pings, CRM, licenses, support, NPS): {directory / 'data'}")
     queries = write_example_queries(directory)
     console.print(

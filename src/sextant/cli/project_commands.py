@@ -8,7 +8,11 @@ from typing import Annotated
 import typer
 
 from sextant import server
+from sextant.auth import audit
+from sextant.auth.passwords import generate_password
+from sextant.auth.users import create_user, normalize_email
 from sextant.cli.app import app, console
+from sextant.metadata.models import Role
 from sextant.workspace import Workspace
 
 
@@ -21,12 +25,19 @@ def init(
         str | None,
         typer.Option(help="Warehouse URL: duckdb:///file (default), chdb:///dir or clickhouse://host:port/db."),
     ] = None,
+    admin_email: Annotated[str, typer.Option(help="Email of the first admin user, who signs in to the web app.")] = (
+        "admin@example.com"
+    ),
 ) -> None:
-    """Create a project: settings, warehouse, metadata database and an admin ingest key."""
+    """Create a project: settings, warehouse, metadata database, an admin ingest key and an admin user."""
+    normalize_email(admin_email)  # refuse a bad email before anything is written
     workspace, key = Workspace.initialize(directory, name=name, timezone=timezone, warehouse=warehouse)
+    password = generate_password()
+    admin = create_user(workspace.metadata, admin_email, password, actor=audit.COMMAND_LINE, role=Role.ADMIN)
     workspace.close()
     console.print(f"Created project [bold]{workspace.project.name}[/] in {workspace.project.directory}")
     console.print(f"Admin ingest key (shown once): [bold green]{key.secret}[/]")
+    console.print(f"Admin user: [bold]{admin.email}[/], password (shown once): [bold green]{password}[/]")
     console.print(f"Start the server with: sextant serve {directory}")
 
 
