@@ -36,7 +36,7 @@ def bars(spec: Spec, result: Result) -> Chart:
     the conversion from the first step."""
     rows = _rows(result)
     broken_down = any("breakdown_value" in line for line in result["results"])
-    order = list(dict.fromkeys(row["step_label"] for row in rows))
+    order = in_order(rows, "step_label")
     tooltip = [
         {"field": "step_label", "title": "Step"},
         *([{"field": "breakdown", "title": breakdown_title(spec)}] if broken_down else []),
@@ -46,8 +46,21 @@ def bars(spec: Spec, result: Result) -> Chart:
         {"field": "median_time", "title": "Median time from previous step"},
     ]
     encoding: Chart = {
-        "y": {"field": "step_label", "type": "nominal", "sort": order, "title": None, "axis": {"labelLimit": 220}},
-        "x": {"field": "count", "type": "quantitative", "title": actor_noun(spec), "axis": COUNT_AXIS},
+        "y": {
+            "field": "step_label",
+            "type": "nominal",
+            "sort": order,
+            "title": "Step",
+            "axis": {"labelLimit": 220, "title": None},
+        },
+        "x": {
+            "field": "count",
+            "type": "quantitative",
+            "title": actor_noun(spec),
+            "axis": COUNT_AXIS,
+            # room for the labels at the ends of the longest bars
+            "scale": {"domainMax": max((row["count"] for row in rows), default=0) * 1.2 or 1},
+        },
         "tooltip": tooltip,
     }
     if broken_down:

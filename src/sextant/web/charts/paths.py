@@ -175,7 +175,13 @@ def top_paths(spec: Spec, result: Result) -> Chart:
         "height": {"step": 26},
         "encoding": {
             "y": {"field": "path", "type": "nominal", "sort": None, "title": None, "axis": {"labelLimit": 420}},
-            "x": {"field": "actors", "type": "quantitative", "title": actor_noun(spec), "axis": COUNT_AXIS},
+            "x": {
+                "field": "actors",
+                "type": "quantitative",
+                "title": actor_noun(spec),
+                "axis": COUNT_AXIS,
+                "scale": {"domainMax": max((row["actors"] for row in rows), default=0) * 1.15 or 1},
+            },
             "tooltip": [
                 {"field": "path", "title": "Path"},
                 {"field": "actors", "title": actor_noun(spec), "format": ","},
