@@ -6,14 +6,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from sextant.auth import audit
 from sextant.auth.errors import AccountError, NotFound
 from sextant.auth.permissions import Principal
-from sextant.metadata.models import Group, GroupMember, User
+from sextant.metadata.models import FolderGrant, Group, GroupMember, User
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,8 @@ def delete_group(sessions: sessionmaker[Session], group_id: int, *, actor: Princ
     with sessions.begin() as session:
         group = _editable(session, group_id)
         audit.record(session, actor, "group.delete", f"group:{group.id}", name=group.name)
+        session.execute(delete(FolderGrant).where(FolderGrant.group_id == group_id))
+        session.execute(delete(GroupMember).where(GroupMember.group_id == group_id))
         session.delete(group)
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
@@ -26,4 +27,13 @@ def upgrade(url: str) -> None:
 
 def connect(url: str) -> sessionmaker[Session]:
     engine: Engine = create_engine(url, pool_pre_ping=True)
+    if engine.dialect.name == "sqlite":
+        # SQLite checks foreign keys (and cascades deletes) only when asked to, per connection.
+        event.listen(engine, "connect", _enforce_foreign_keys)
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def _enforce_foreign_keys(connection: Any, record: Any) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
