@@ -136,6 +136,11 @@ class KeyChecker:
             self._cache[digest] = (now, owner)
         return owner
 
+    def forget(self, secret_hash: str) -> None:
+        """Drop a key from the cache, so that its revocation applies to this process at once."""
+        with self._lock:
+            self._cache.pop(secret_hash, None)
+
     def require(self, secret: str | None, kind: KeyKind) -> None:
         if not secret:
             raise AuthError(

@@ -55,6 +55,7 @@ async def revoke_key(request: Request, key_id: int, user: OwnKeys) -> Response:
     if key.user_id != user.user_id and not user.can(Action.MANAGE_KEYS):
         raise PermissionDenied("only admins revoke keys that are not their own")
     await run_in_threadpool(lambda: keys.revoke_key(metadata, key_id, actor=user))
+    accounts_of(request).keys.forget(key.secret_hash)
     return redirect(request, "/keys", f"Revoked the key {key.name}; clients using it are refused within seconds.")
 
 
