@@ -336,3 +336,14 @@ def test_vendored_chart_files_match_their_readme_and_nothing_loads_from_a_cdn() 
     for path in WEB.rglob("*"):
         if path.suffix in {".html", ".py", ".css"}:
             assert not remote.search(path.read_text()), path
+
+
+def test_the_docs_list_the_chart_types_of_every_kind() -> None:
+    page = (WEB.parent.parent.parent / "docs" / "charts.md").read_text()
+    documented = {
+        kind: tuple(re.findall(r"`(\w+)`", types))
+        for kind, types in re.findall(r"^\| `(\w+)` \| ([^|]+) \|", page, flags=re.MULTILINE)
+    }
+    assert set(documented) == {*charts.KINDS, "persons"}
+    for kind, types in documented.items():
+        assert charts.chart_types({"kind": kind}).types == types, kind
