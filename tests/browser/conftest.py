@@ -2,7 +2,8 @@
 never downloads a browser) against the real app on a free port, over a small known dataset.
 
 Fixtures:
-- `browser`: one headless Chromium for the whole session.
+- `browser`: one headless Chromium for all the browser tests (package scope, so that Playwright, the browser
+  and the server are gone before other tests run).
 - `page`: a fresh page (its own context, in a time zone west of UTC so that charts that shift dates show
   it). Requests may only go to the live server; the test fails at teardown if the page logged a console
   error, threw, or tried to reach anything else.
@@ -76,13 +77,13 @@ def install_chromium() -> Path:
     return CHROMIUM
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     executable = install_chromium()
     launched = playwright.chromium.launch(executable_path=str(executable), headless=True, args=CHROMIUM_ARGS)
@@ -90,7 +91,7 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
     launched.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser_workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
     directory = tmp_path_factory.mktemp("browser")
     opened, _ = Workspace.initialize(
@@ -101,7 +102,7 @@ def browser_workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Work
     opened.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def live_server(browser_workspace: Workspace) -> Iterator[LiveServer]:
     server = LiveServer(browser_workspace)
     server.workspace = browser_workspace  # type: ignore[attr-defined]
@@ -112,7 +113,7 @@ def live_server(browser_workspace: Workspace) -> Iterator[LiveServer]:
 RunInsight = Callable[..., dict[str, Any]]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def run_insight(browser_workspace: Workspace) -> RunInsight:
     def run(spec: dict[str, Any], now: dt.datetime = NOW) -> dict[str, Any]:
         project = browser_workspace.project

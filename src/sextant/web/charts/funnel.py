@@ -71,12 +71,11 @@ def bars(spec: Spec, result: Result) -> Chart:
             "title": breakdown_title(spec),
             "sort": in_order(rows, "breakdown"),
         }
-    bar_height = 22 if not broken_down else 14
-    lines = len(result["results"])
     return {
         "data": {"values": rows},
         "width": "container",
-        "height": {"step": bar_height * lines + 10} if broken_down else {"step": 36},
+        # With a breakdown the step is each value's bar within a step's group.
+        "height": {"step": 16, "for": "offset"} if broken_down else {"step": 36},
         "encoding": encoding,
         "layer": [
             {"mark": {"type": "bar", "cornerRadiusEnd": 2, **({} if broken_down else {"color": "#1565c0"})}},
