@@ -52,7 +52,8 @@ def create_app(workspace: Workspace, local_token: str | None = None) -> FastAPI:
         finally:
             state.pipeline.stop()
 
-    app = FastAPI(title="Sextant", lifespan=lifespan, docs_url="/api/docs", redoc_url=None)
+    # The API reference is served by api_docs_routes, behind sign-in.
+    app = FastAPI(title="Sextant", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.sextant = state
     app.include_router(health_routes.router)
     app.include_router(ingest_routes.router)

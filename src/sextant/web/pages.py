@@ -12,7 +12,15 @@ from fastapi.staticfiles import StaticFiles
 from sextant.auth.dependencies import Accounts
 from sextant.auth.errors import SignInRequired
 from sextant.errors import SextantError
-from sextant.web import audit_routes, folder_routes, group_routes, key_routes, session_routes, user_routes
+from sextant.web import (
+    api_docs_routes,
+    audit_routes,
+    folder_routes,
+    group_routes,
+    key_routes,
+    session_routes,
+    user_routes,
+)
 from sextant.web.state import ServerState
 from sextant.web.templating import redirect, render, sign_in_url
 
@@ -24,7 +32,7 @@ def install(app: FastAPI, state: ServerState) -> None:
         state.workspace.metadata, state.keys, state.workspace.project.config.secret_key, state.local_token
     )
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (session_routes, user_routes, group_routes, folder_routes, key_routes, audit_routes):
+    for module in (session_routes, user_routes, group_routes, folder_routes, key_routes, audit_routes, api_docs_routes):
         app.include_router(module.router)
 
 
