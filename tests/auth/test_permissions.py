@@ -81,3 +81,19 @@ def test_a_key_without_a_user_owns_no_personal_folder() -> None:
     keyholder = Principal(None, "key:1", "API key", Role.CREATOR, frozenset(), AuthenticatedBy.PERSONAL_KEY)
     orphan = folder(FolderKind.PERSONAL, owner=None)
     assert not can_view(keyholder, orphan) and not can_edit(keyholder, orphan)
+
+
+def test_the_table_in_docs_security_md_is_the_table_in_the_code() -> None:
+    import re
+    from pathlib import Path
+
+    documented: dict[Action, set[Role]] = {}
+    text = (Path(__file__).parents[2] / "docs" / "security.md").read_text()
+    for line in text.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) != 4 or not re.search(r"`[A-Z_]+`", cells[0]):
+            continue
+        roles = {role for role, mark in zip((V, C, A), cells[1:], strict=True) if mark == "✓"}
+        for name in re.findall(r"`([A-Z_]+)`", cells[0]):
+            documented[Action[name]] = roles
+    assert documented == {action: set(roles) for action, roles in EXPECTED.items()}
