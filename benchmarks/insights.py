@@ -62,6 +62,7 @@ from sextant.ingest import tracking_plan
 from sextant.insights.active_users import DEFAULT_EXCLUDED_EVENTS, WINDOWS
 from sextant.insights.runner import run_query
 from sextant.insights.scan import QueryContext
+from sextant.warehouse import migrations, timelines
 from sextant.warehouse.engine import Engine, connect
 from sextant.workspace import Workspace
 
@@ -868,6 +869,11 @@ def main() -> None:
     import chdb
 
     engine = connect(dataset.warehouse_url)
+    migrations.migrate(engine)  # a dataset cached by an older Sextant
+    if timelines.pending_events(engine, PROJECT, timelines.latest_build(engine, PROJECT)):
+        started = time.perf_counter()
+        timelines.compact(engine, PROJECT, "UTC")
+        print(f"  built person timelines in {time.perf_counter() - started:.1f}s", flush=True)
     context = QueryContext(
         engine=engine,
         project=PROJECT,

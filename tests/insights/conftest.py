@@ -16,9 +16,10 @@ from sqlglot import exp
 
 from sextant.ingest.store import EventStore
 from sextant.ingest.tracking_plan import TrackingPlan
-from sextant.insights.runner import run_query
+from sextant.insights.runner import QueryResult, run_query
 from sextant.insights.scan import QueryContext
 from sextant.project import Project
+from sextant.warehouse import timelines
 from sextant.workspace import Workspace
 from tests.conftest import ENGINES, T0, Journey, ingest, journeys_for, warehouse_url
 
@@ -55,8 +56,15 @@ class InsightProject:
         ingest(self.store, [orjson.dumps(document).decode() for document in documents])
 
     def query(self, spec: dict[str, Any], now: dt.datetime = NOW) -> dict[str, Any]:
+        return self.run(spec, now).result
+
+    def run(self, spec: dict[str, Any], now: dt.datetime = NOW) -> QueryResult:
         context = QueryContext(self.engine, self.project.name, self.project.config.timezone, TrackingPlan(), now)
-        return run_query(spec, context).result
+        return run_query(spec, context)
+
+    def compact(self) -> None:
+        """Build the person timelines from what is stored now."""
+        timelines.compact(self.engine, self.project.name, self.project.config.timezone)
 
     def person_ids(self) -> dict[str, str]:
         """distinct id -> the id of its person, as stored (the actor ids queries return)."""

@@ -67,11 +67,23 @@ RANGE = {"date_from": "2024-03-20", "date_to": "2024-04-20"}
 
 
 @settings(max_examples=15, deadline=None, derandomize=True)
-@given(rows=activity(), link=st.booleans())
-def test_active_users_match_a_brute_force_count(shared_workspace: Workspace, rows: list[Any], link: bool) -> None:
+@given(rows=activity(), link=st.booleans(), timelines=st.sampled_from(["none", "before links", "after all"]))
+def test_active_users_match_a_brute_force_count(
+    shared_workspace: Workspace, rows: list[Any], link: bool, timelines: str
+) -> None:
+    """Read from the events, or from person timelines built before the links that merge persons or after."""
     project = InsightProject(shared_workspace)
-    project.ingest(documents(rows, link))
-    result = project.query({"kind": "active_users", **RANGE}, now=NOW)
+    unlinked = documents(rows, link=False)
+    project.ingest(unlinked)
+    if timelines == "before links":
+        project.compact()
+    if link:
+        project.ingest(documents(rows, link)[len(unlinked) :])
+    if timelines == "after all":
+        project.compact()
+    run = project.run({"kind": "active_users", **RANGE}, now=NOW)
+    assert ("timeline_days" in run.sql.get("days", "")) == (timelines != "none")
+    result = run.result
     days = active_days(rows, link, {"Search", "Viewed Page"})  # signing in is not activity
     first, last = dt.date(2024, 3, 20), dt.date(2024, 4, 20)
     calendar = [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]

@@ -451,6 +451,71 @@ def test_random_logs_match_the_reference(
         assert project.query(variant) == approximately(reference.funnel(events, variant, TIMEZONE)), variant
 
 
+def timeline_eligible(spec: dict[str, Any]) -> dict[str, Any]:
+    """The spec without what person timelines do not hold (property filters, breakdowns, held properties)."""
+    dropped = ("filters", "breakdown", "attribution", "attribution_step", "hold_constant")
+    plain = {key: value for key, value in spec.items() if key not in dropped}
+    plain["steps"] = [{"event": step["event"]} for step in spec["steps"]]
+    if "exclusions" in spec:
+        plain["exclusions"] = [
+            {key: value for key, value in item.items() if key != "filters"} for item in spec["exclusions"]
+        ]
+    return plain
+
+
+@settings(max_examples=15, deadline=None, database=None, derandomize=True)
+@given(log=event_logs(), spec=funnel_specs(), data=st.data(), built_after=st.integers(0, 2))
+def test_random_logs_read_from_timelines_match_the_reference(
+    shared_workspace: Workspace,
+    log: list[list[dict[str, Any]]],
+    spec: dict[str, Any],
+    data: st.DataObject,
+    built_after: int,
+) -> None:
+    """Timelines built before, between or after the batches (whose links may merge persons after the build)
+    give the reference's answer."""
+    project = InsightProject(shared_workspace)
+    for number, batch in enumerate(log):
+        if number == built_after:
+            project.compact()
+        project.ingest(batch)
+    if built_after >= len(log):
+        project.compact()
+    events = reference.events_of([document for batch in log for document in batch], project.person_ids().__getitem__)
+    plain = timeline_eligible(spec)
+    readable = [item for item in variants(plain, data) if "persons" not in item and not item.get("hold_constant")]
+    for variant in readable:
+        run = project.run(variant)
+        assert "timeline_events" in run.sql["events"], variant
+        assert run.result == approximately(reference.funnel(events, variant, TIMEZONE)), variant
+
+
+def test_timelines_follow_a_merge_after_they_were_built(project: InsightProject) -> None:
+    project.track({"device-1": [("Signed Up", T0)], "bob": [("Signed Up", T0), ("Search Submitted", T0 + HOUR)]})
+    project.compact()
+    spec = funnel("Signed Up", "Search Submitted", "Search Result Clicked")
+    assert counts(project.query(spec)) == [2, 1, 0]
+    # alice was anonymous on device-1 when the timelines were built; she signs in and keeps going.
+    project.ingest(
+        [
+            {
+                "event": "Search Submitted",
+                "user_id": "alice",
+                "device_id": "device-1",
+                "timestamp": (T0 + HOUR).isoformat(),
+            },
+            {"event": "Search Result Clicked", "distinct_id": "alice", "timestamp": (T0 + 2 * HOUR).isoformat()},
+        ]
+    )
+    run = project.run(spec)
+    assert "timeline_events" in run.sql["events"] and "recent" in run.sql
+    assert counts(run.result) == [2, 2, 1]
+    project.compact()
+    fresh = project.run(spec)
+    assert "recent" not in fresh.sql
+    assert counts(fresh.result) == [2, 2, 1]
+
+
 def test_a_distinct_id_missing_from_the_person_map_is_its_own_person(project: InsightProject) -> None:
     project.track(
         {

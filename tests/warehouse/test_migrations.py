@@ -73,7 +73,9 @@ def test_an_existing_warehouse_opens_after_an_upgrade(
     engine.close()
 
 
-@pytest.mark.parametrize("table", tables.CORE_TABLES + tables.TELEMETRY_TABLES, ids=lambda table: table.name)
+@pytest.mark.parametrize(
+    "table", tables.CORE_TABLES + tables.TELEMETRY_TABLES + tables.TIMELINE_TABLES, ids=lambda table: table.name
+)
 def test_table_definitions_match_their_snapshots(tmp_path: Path, engine_name: str, table: tables.Table) -> None:
     """The DDL each engine generates is kept in tests/warehouse/snapshots, so changes show up in review.
     Run with SEXTANT_UPDATE_SNAPSHOTS=1 to rewrite them."""

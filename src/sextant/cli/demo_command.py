@@ -12,7 +12,7 @@ import typer
 from sextant import demo, instances, server
 from sextant.auth.keys import create_key
 from sextant.cli.app import app, console
-from sextant.cli.import_command import print_summary, run_import
+from sextant.cli.import_command import build_timelines, print_summary, run_import
 from sextant.demo.accounts import ensure_demo_users
 from sextant.errors import ConfigError
 from sextant.ingest.destinations import WarehouseDestination
@@ -125,4 +125,5 @@ def build(directory: Path, events: int, seed: int) -> Workspace:
     links = instances.links_from_licenses(next(path for path in files.business if path.name == "licenses.csv"))
     with workspace.warehouse.transaction():
         workspace.warehouse.insert(tables.INSTANCE_ACCOUNTS, instances.link_rows("lodestar", links, "license"))
+    build_timelines(workspace)
     return workspace

@@ -17,6 +17,7 @@ from sextant.ingest.importer import FileFormat, ImportSummary, Preset
 from sextant.ingest.store import EventStore
 from sextant.project import Project
 from sextant.server import running_server
+from sextant.warehouse import timelines
 from sextant.workspace import Workspace
 
 
@@ -60,10 +61,21 @@ def import_(
         destination = WarehouseDestination(EventStore(loaded, workspace.warehouse))
     try:
         summary = run_import(files, loaded, destination, file_format, preset, columns)
+        print_summary(summary)
+        if workspace and summary.stored:
+            build_timelines(workspace)
     finally:
         if workspace:
             workspace.close()
-    print_summary(summary)
+
+
+def build_timelines(workspace: Workspace) -> None:
+    """Order the stored events by person, so that funnels, retention and active users read them fast (the
+    server does this by itself when ingestion is idle)."""
+    project = workspace.project
+    with console.status("Ordering the events by person for funnels and retention..."):
+        build = timelines.compact(workspace.warehouse, project.name, project.config.timezone)
+    console.print(f"Person timelines: {build.events:,} events of {build.persons:,} persons")
 
 
 def run_import(

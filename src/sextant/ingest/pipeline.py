@@ -26,10 +26,13 @@ from sextant.ingest.normalize import Context, Rejection
 from sextant.ingest.spool import Spool
 from sextant.ingest.store import EventStore, WriteResult
 from sextant.project import Project
+from sextant.warehouse import timelines
 from sextant.warehouse.engine import Engine
 from sextant.warehouse.tables import Table
 
 log = logging.getLogger(__name__)
+# The writer counts as idle after this long without writes; only then does it rebuild person timelines.
+IDLE_SECONDS = 2.0
 
 
 @dataclass
@@ -91,6 +94,9 @@ class IngestPipeline:
         self._intakes: list[threading.Thread] = []
         self._writer: threading.Thread | None = None
         self.last_write_error: str | None = None
+        # Events stored since the last timeline build, and when the first of them was stored.
+        self._untimelined = 0
+        self._untimelined_since: float | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
@@ -253,9 +259,15 @@ class IngestPipeline:
     # -- writer ------------------------------------------------------------------------------------------
 
     def _writer_loop(self) -> None:
+        self._untimelined = timelines.pending_events(self.store.engine, self.project.name, self._latest_build())
+        self._untimelined_since = time.monotonic() if self._untimelined else None
         stopping = False
         while not stopping:
-            first = self._written.get()
+            try:
+                first = self._written.get(timeout=IDLE_SECONDS)
+            except queue.Empty:
+                self._build_timelines_if_due()
+                continue
             if first is None:
                 return
             if isinstance(first, _TableWrite):
@@ -281,6 +293,29 @@ class IngestPipeline:
                 events += item.batch.num_rows
             if items:
                 self._write(items)
+
+    def _latest_build(self) -> timelines.Build | None:
+        return timelines.latest_build(self.store.engine, self.project.name)
+
+    def _build_timelines_if_due(self) -> None:
+        if self._untimelined_since is None:
+            return
+        latest = self._latest_build()
+        enough = max(self.settings.timeline_min_events, (latest.events if latest else 0) // 10)
+        old = time.monotonic() - self._untimelined_since >= self.settings.timeline_max_age
+        if self._untimelined < enough and not old:
+            return
+        started = time.perf_counter()
+        try:
+            build = timelines.compact(self.store.engine, self.project.name, self.project.config.timezone)
+        except Exception:
+            log.exception("building person timelines failed; queries read the events meanwhile")
+            return
+        self._untimelined, self._untimelined_since = 0, None
+        log.info(
+            "built person timelines",
+            extra={"events": build.events, "seconds": round(time.perf_counter() - started, 3)},
+        )
 
     def _write_table(self, write: _TableWrite) -> None:
         try:
@@ -310,6 +345,9 @@ class IngestPipeline:
         self.last_write_error = None
         metrics.WRITE_SECONDS.observe(time.perf_counter() - started)
         metrics.EVENTS_STORED.inc(result.stored)
+        if result.stored:
+            self._untimelined += result.stored
+            self._untimelined_since = self._untimelined_since or time.monotonic()
         metrics.EVENTS_DUPLICATE.inc(result.duplicates)
         with self._spool_lock:
             self.spool.release(last)

@@ -37,6 +37,20 @@ class EventStore:
     def __init__(self, project: Project, engine: Engine) -> None:
         self.project = project
         self.engine = engine
+        self._last_sequence: int | None = None
+
+    def _next_sequence(self) -> int:
+        """The number of the next write: one more than any stored (this store is the only writer)."""
+        if self._last_sequence is None:
+            result = self.engine.execute(
+                exp.select(exp.Max(this=exp.column("write_sequence")))
+                .from_(tables.EVENTS.name)
+                .where(exp.column("project").eq(exp.Placeholder(this="project"))),
+                {"project": self.project.name},
+            )
+            self._last_sequence = int(result.column(0)[0].as_py() or 0)
+        self._last_sequence += 1
+        return self._last_sequence
 
     def checkpoint(self) -> int:
         """The number of the last spool record whose events are stored (0 if none)."""
@@ -89,7 +103,8 @@ class EventStore:
         )
         # The events are joined to their snapshots inside the warehouse's insert, so the wide rows are not
         # copied once more on the way.
-        passed_on = [name for name in tables.EVENTS.column_names if name not in ("project", "person_properties")]
+        added = ("project", "person_properties", "write_sequence")
+        passed_on = [name for name in tables.EVENTS.column_names if name not in added]
         events = (
             exp.select(
                 exp.Literal.string(project).as_("project"),
@@ -99,6 +114,7 @@ class EventStore:
                     exp.column("person_properties", "row_snapshots"),
                     exp.column("person_properties", "identities"),
                 ).as_("person_properties"),
+                exp.Literal.number(self._next_sequence()).as_("write_sequence"),
             )
             .from_("kept")
             .join("identities", using=["distinct_id"])

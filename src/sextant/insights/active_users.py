@@ -12,25 +12,20 @@ import itertools
 from collections import defaultdict
 from typing import Any, Literal
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import Field
 from sqlglot import exp
 
 from sextant.insights.activity import ActivitySpec, active_days, any_of, neighbour
 from sextant.insights.runner import QueryRunner
+from sextant.insights.timeline import person_order
+from sextant.warehouse import timelines
 
 WINDOWS = {"dau": 1, "wau": 7, "mau": 30}
 MAX_GAP = 31  # gaps longer than every window and every day of a month behave alike
-# Events that say someone signed in, up or out or handled a password are not use of the product.
-DEFAULT_EXCLUDED_EVENTS = [
-    "%sign in%",
-    "%signed in%",
-    "%sign up%",
-    "%signed up%",
-    "%sign out%",
-    "%signed out%",
-    "%password%",
-]
+DEFAULT_EXCLUDED_EVENTS = list(timelines.ACTIVE_DAYS.excluded_events)
 
 
 class ActiveUsersSpec(ActivitySpec):
@@ -41,7 +36,8 @@ class ActiveUsersSpec(ActivitySpec):
         description="SQL LIKE patterns of event names (case-insensitive) that never count as active",
     )
     excluded_distinct_ids: list[str] = Field(
-        default=["backend"], description="ids of non-human senders, such as the seeds' `backend` anonymous id"
+        default=list(timelines.ACTIVE_DAYS.excluded_distinct_ids),
+        description="ids of non-human senders, such as the seeds' `backend` anonymous id",
     )
 
 
@@ -52,15 +48,22 @@ class ActiveUsersRunner(QueryRunner):
 
     def queries(self) -> dict[str, exp.Expr]:
         first = self.dates.first_day - dt.timedelta(days=max(WINDOWS.values()) - 1)
-        month_start = self.dates.first_day.replace(day=1)
+        since = min(first, self.dates.first_day.replace(day=1))
+        scan = self.scan()
+        view = scan.timeline() if self._reads_timeline() else None
         days = active_days(
-            self.scan(),
-            min(first, month_start),
+            scan,
+            since,
             self.dates.last_day,
             events=self._counts_as_active,
             filters=self.spec.filters,
             excluded_distinct_ids=self.spec.excluded_distinct_ids,
+            only_recent=view,
         )
+        if view is not None:
+            # The build's persons' active days come in order; the gaps are counted in Python.
+            ordered = scan.timeline_days(view, since, self.dates.last_day)
+            return {"days": ordered} if view.fresh else {"days": ordered, "recent_days": days}
         spans = exp.select("day", neighbour("LAG", "day", -1000).as_("previous")).from_(days.subquery("active"))
         days_since = exp.DateDiff(this=exp.column("day"), expression=exp.column("previous"), unit=exp.var("DAY"))
         gap = exp.Least(this=days_since, expressions=[exp.Literal.number(MAX_GAP)])
@@ -70,6 +73,20 @@ class ActiveUsersRunner(QueryRunner):
             .from_(spans.subquery("spans"))
             .group_by(exp.column("day"), gap.copy())
         }
+
+    def _reads_timeline(self) -> bool:
+        """Whether the timelines' active days are this query's: the same definition, no filters, and event
+        names shown as stored (timelines hold stored names)."""
+        spec = self.spec
+        definition = timelines.ACTIVE_DAYS
+        transforms = self.context.plan.transformations
+        return (
+            tuple(spec.excluded_events) == definition.excluded_events
+            and tuple(spec.excluded_distinct_ids) == definition.excluded_distinct_ids
+            and spec.events is None
+            and not spec.filters
+            and not (transforms.rename_events or transforms.merge_events or transforms.hide_events)
+        )
 
     def _counts_as_active(self, name: exp.Expr) -> exp.Expr:
         bind = self.parameters.bind
@@ -85,7 +102,7 @@ class ActiveUsersRunner(QueryRunner):
         first, last = self.dates.first_day, self.dates.last_day
         calendar = _days(first, last)
         month_days = _days(first.replace(day=1), last)
-        gaps = results["gaps"].to_pylist()
+        gaps = (_gaps_of_days(results) if "days" in results else results["gaps"]).to_pylist()
         counts: dict[str, dict[dt.date, int]] = {}
         for name, width in WINDOWS.items():
             # An active day d covers [d, d + width); where the previous active day already covered part of
@@ -124,6 +141,42 @@ class ActiveUsersRunner(QueryRunner):
             {"day": day, **{name: result[name][index] for name in WINDOWS}}
             for index, day in enumerate(result["labels"])
         ]
+
+
+def _gaps_of_days(results: dict[str, pa.Table]) -> pa.Table:
+    """The `gaps` query's answer from actors' active days: the build's persons' days in order, and the days
+    of the persons read from the events (`recent_days`)."""
+    days = results["days"]
+    codes = pc.cast(days.column("person_number"), pa.int64()).to_numpy(zero_copy_only=False)
+    dates = pc.cast(days.column("day"), pa.int32()).to_numpy(zero_copy_only=False)
+    if "recent_days" in results:
+        recent = results["recent_days"]
+        actors = recent.column("actor").combine_chunks().dictionary_encode().indices
+        extra = pc.cast(actors, pa.int64()).to_numpy(zero_copy_only=False) + codes.max(initial=0) + 1
+        codes = np.concatenate([codes, extra])
+        dates = np.concatenate([dates, pc.cast(recent.column("day"), pa.int32()).to_numpy(zero_copy_only=False)])
+    order = person_order(codes, dates)
+    if order is not None:
+        codes, dates = codes[order], dates[order]
+    # One row per actor and day; the gap to the actor's previous active day, capped.
+    new_actor = np.ones(len(codes), np.bool_)
+    new_actor[1:] = codes[1:] != codes[:-1]
+    distinct = new_actor.copy()
+    distinct[1:] |= dates[1:] != dates[:-1]
+    codes, dates, new_actor = codes[distinct], dates[distinct], new_actor[distinct]
+    gaps = np.full(len(dates), MAX_GAP, np.int64)
+    gaps[1:] = np.minimum(dates[1:] - dates[:-1], MAX_GAP)
+    gaps[new_actor] = MAX_GAP
+    first = int(dates.min(initial=0))
+    counts = np.bincount((dates - first).astype(np.int64) * (MAX_GAP + 1) + gaps)
+    present = np.flatnonzero(counts)
+    return pa.table(
+        {
+            "day": pa.array((present // (MAX_GAP + 1) + first).astype(np.int32), pa.int32()).cast(pa.date32()),
+            "gap": pa.array(present % (MAX_GAP + 1), pa.int64()),
+            "actors": pa.array(counts[present], pa.int64()),
+        }
+    )
 
 
 def _running(change: dict[dt.date, int], days: list[dt.date]) -> dict[dt.date, int]:

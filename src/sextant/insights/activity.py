@@ -13,6 +13,7 @@ from sqlglot import exp
 from sextant.ingest.tracking_plan import hidden_events, shown_event
 from sextant.insights.scan import EventScan, Parameters
 from sextant.insights.spec import DateRange, Filter, InsightSpec
+from sextant.insights.timeline import TimelineView
 
 
 class ActivitySpec(InsightSpec):
@@ -38,9 +39,11 @@ def active_days(
     events: Callable[[exp.Expr], exp.Expr] | None,
     filters: Sequence[Filter],
     excluded_distinct_ids: Sequence[str] = (),
+    only_recent: TimelineView | None = None,
 ) -> exp.Select:
     """SELECT actor, day: each local day on which an actor did a matching event, once. `events` makes the
-    condition on the shown event name (None: any event); `first_day` None means since the beginning."""
+    condition on the shown event name (None: any event); `first_day` None means since the beginning.
+    With `only_recent`, only the persons that the timeline view leaves out."""
     context = scan.context
     bind = scan.parameters.bind
     if scan.count_by == "persons" and not filters and not context.access_filters:
@@ -59,6 +62,8 @@ def active_days(
         if excluded_distinct_ids:
             ids = [bind(value) for value in excluded_distinct_ids]
             conditions.append(exp.not_(exp.column("distinct_id", "u").isin(*ids)))
+        if only_recent is not None:
+            conditions.append(scan.recent_condition(only_recent, "u"))
         person = exp.Coalesce(
             this=exp.cast(exp.column("person_id", "m"), "text"), expressions=[exp.column("distinct_id", "u")]
         )
@@ -79,6 +84,8 @@ def active_days(
         where.append(events(scan.event()))
     if excluded_distinct_ids:
         where.append(exp.not_(exp.column("distinct_id", "e").isin(*(bind(value) for value in excluded_distinct_ids))))
+    if only_recent is not None:
+        where.append(scan.recent_condition(only_recent))
     dates = None
     if first_day is not None:
         end = last_day + dt.timedelta(days=1)

@@ -24,6 +24,7 @@ from sextant.insights.buckets import bucket_labels, label, start_of
 from sextant.insights.runner import QueryRunner
 from sextant.insights.scan import NONE, OTHER
 from sextant.insights.spec import DateRange, EventSelector, InsightSpec, StrictModel
+from sextant.insights.timeline import person_order
 
 MAX_STEPS = 30
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -102,6 +103,37 @@ class FunnelRunner(QueryRunner):
         exclusion_conditions = [
             _always(scan.events_named(item.event), scan.condition(item.filters)) for item in spec.exclusions
         ]
+        relevant = None if spec.order == "strict" else exp.or_(*step_conditions, *exclusion_conditions)
+        # Attempts that enter before date_to may finish within their window after it.
+        dates = DateRange(
+            self.dates.start, self.dates.end + dt.timedelta(seconds=spec.window.seconds), self.dates.timezone
+        )
+        masks = [_bitmask(step_conditions).as_("steps")]
+        if spec.exclusions:
+            masks.append(_bitmask(exclusion_conditions).as_("exclusions"))
+        view = scan.timeline() if self._reads_timeline() else None
+        if view is not None:
+            # The persons of the timeline build come in order; those written or merged since are read from
+            # the events, sorted in Python.
+            ordered = scan.timeline_select(
+                exp.column("person_number", "e").as_("actor_number"),
+                scan.timestamp().as_("time"),
+                *masks,
+                view=view,
+                dates=dates,
+                where=[relevant],
+            )
+            if view.fresh:
+                return {"events": ordered}
+            recent = scan.select(
+                exp.cast(exp.null(), "bigint").as_("actor_number"),
+                scan.person().as_("unmapped"),
+                scan.timestamp().as_("time"),
+                *(mask.copy() for mask in masks),
+                dates=dates,
+                where=[relevant.copy() if relevant else None, scan.recent_condition(view)],
+            )
+            return {"events": ordered, "recent": recent}
         if spec.count_by == "persons":
             number = scan.person_number()
             columns = [
@@ -116,11 +148,7 @@ class FunnelRunner(QueryRunner):
             order = ["actor_number", "time"]
         else:
             columns, order = [scan.actor().as_("actor")], []
-        columns += [
-            scan.timestamp().as_("time"),
-            _bitmask(step_conditions).as_("steps"),
-            _bitmask(exclusion_conditions).as_("exclusions"),
-        ]
+        columns += [scan.timestamp().as_("time"), *masks]
         if spec.breakdown:
             columns.append(scan.breakdown_value(spec.breakdown).as_("breakdown"))
         for index, key in enumerate(spec.hold_constant):
@@ -129,19 +157,32 @@ class FunnelRunner(QueryRunner):
                     f"held_{index}"
                 )
             )
-        relevant = None if spec.order == "strict" else exp.or_(*step_conditions, *exclusion_conditions)
-        # Attempts that enter before date_to may finish within their window after it.
-        dates = DateRange(
-            self.dates.start, self.dates.end + dt.timedelta(seconds=spec.window.seconds), self.dates.timezone
-        )
         query = scan.select(*columns, dates=dates, where=[*base, relevant])
         # Sorting persons' numbers in the warehouse is cheaper than in Python; texts are sorted in Python.
         return {"events": query.order_by(*order) if order else query}
 
+    def _reads_timeline(self) -> bool:
+        """Whether person timelines hold all this funnel reads: event names and times of persons."""
+        spec = self.spec
+        selectors = [*spec.steps, *spec.exclusions]
+        return not (
+            spec.filters
+            or any(selector.filters for selector in selectors)
+            or spec.breakdown
+            or spec.hold_constant
+            or spec.persons is not None
+        )
+
     def shape(self, results: dict[str, pa.Table]) -> dict[str, Any]:
         spec = self.spec
         # Persons are listed by their best attempt, whatever `count` says.
-        counted = self._counted(results["events"], uniques=spec.count == "uniques" or spec.persons is not None)
+        table = results["events"]
+        if "recent" in results:  # persons read from the events after the timeline build's (see queries)
+            recent = results["recent"]
+            table = table.append_column("unmapped", pa.nulls(table.num_rows, recent.schema.field("unmapped").type))
+            schema = pa.schema([field.with_nullable(True) for field in recent.schema])
+            table = pa.concat_tables([table.select(schema.names).cast(schema), recent.cast(schema)])
+        counted = self._counted(table, uniques=spec.count == "uniques" or spec.persons is not None)
         if spec.persons is not None:
             return {"persons": self._persons(counted)}
         if spec.view == "over_time":
@@ -183,22 +224,22 @@ class FunnelRunner(QueryRunner):
     def _counted(self, table: pa.Table, *, uniques: bool) -> Counted:
         """The attempts that count: each actor's best (uniques) or every one not excluded (totals)."""
         spec = self.spec
-        times = pc.cast(table.column("time"), pa.int64()).to_numpy(zero_copy_only=False)
+        times = _int64(table.column("time"))
         actor_codes, order = _actor_order(table, times)
-        change = np.ones(len(order), np.bool_)
+        change = np.ones(len(actor_codes), np.bool_)
         change[1:] = actor_codes[1:] != actor_codes[:-1]
-        starts = np.append(np.flatnonzero(change), len(order)).astype(np.int64)
-        held = np.zeros(len(order), np.int64)
+        starts = np.append(np.flatnonzero(change), len(actor_codes)).astype(np.int64)
+        held = np.zeros(len(actor_codes), np.int64)
         if spec.hold_constant:  # one code per combination of held values
             columns = [_encoded(table.column(f"held_{i}"))[0] for i in range(len(spec.hold_constant))]
-            held = np.unique(np.stack(columns, axis=1), axis=0, return_inverse=True)[1].reshape(-1)[order]
+            held = _arranged(np.unique(np.stack(columns, axis=1), axis=0, return_inverse=True)[1].reshape(-1), order)
         dictionary, codes = _codes(table.column("breakdown") if spec.breakdown else None, table.num_rows)
         found = funnel_kernel.run(
             starts,
-            times[order].astype(np.int64),
-            table.column("steps").to_numpy(zero_copy_only=False).astype(np.int64)[order],
-            table.column("exclusions").to_numpy(zero_copy_only=False).astype(np.int64)[order],
-            codes[order],
+            _arranged(times, order),
+            _arranged(_int64(table.column("steps")), order),
+            _arranged(_int64(table.column("exclusions")), order) if spec.exclusions else np.zeros_like(times),
+            _arranged(codes, order),
             held,
             step_count=len(spec.steps),
             window=spec.window.seconds * 1_000_000,
@@ -216,8 +257,9 @@ class FunnelRunner(QueryRunner):
         every = np.flatnonzero((found.reached > 0) & ~found.excluded)
         kept = found.best[found.best >= 0] if uniques else every
         shown, labels = self._shown(found.attributed[kept], dictionary)
+        names = _actor_names(table, order, actor_codes)
         return Counted(
-            actors=_actor_names(table, order, actor_codes)[actors[kept]],
+            actors=None if names is None else names[actors[kept]],
             reached=found.reached[kept],
             entry_time=found.entry_time[kept],
             times=found.times[kept],
@@ -261,8 +303,8 @@ class FunnelRunner(QueryRunner):
                 "conversion_from_first": _rate(count, first),
             }
             if index > 0:
-                entry["time_to_convert"] = _durations((times[done, index] - times[done, index - 1]) / 1e6)
-                entry["time_from_first"] = _durations((times[done, index] - times[done, 0]) / 1e6)
+                entry["time_to_convert"] = _durations((times[:, index] - times[:, index - 1])[done] / 1e6)
+                entry["time_from_first"] = _durations((times[:, index] - times[:, 0])[done] / 1e6)
             steps.append(entry)
             previous = count
         line: dict[str, Any] = {"steps": steps}
@@ -296,7 +338,7 @@ class FunnelRunner(QueryRunner):
 
     def _persons(self, counted: Counted) -> list[str]:
         request = self.spec.persons
-        assert request is not None
+        assert request is not None and counted.actors is not None
         converted = request.status == "converted"
         chosen = counted.reached > request.step if converted else counted.reached == request.step
         if request.breakdown_value is not None:
@@ -309,7 +351,7 @@ class FunnelRunner(QueryRunner):
 class Counted:
     """The counted attempts, as arrays: actor, steps reached, entry time, step times and shown breakdown."""
 
-    actors: npt.NDArray[Any]
+    actors: npt.NDArray[Any] | None  # where the query returned them
     reached: npt.NDArray[np.int64]
     entry_time: npt.NDArray[np.int64]
     times: npt.NDArray[np.int64]
@@ -317,28 +359,53 @@ class Counted:
     labels: list[tuple[int, str | None]]  # (code, value) of each line, in the order shown
 
 
-def _actor_order(table: pa.Table, times: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Each row's actor code, in the order that groups rows by actor and sorts them by time, and that order."""
+def _actor_order(
+    table: pa.Table, times: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64] | None]:
+    """Each row's actor code, in the order that groups rows by actor and sorts them by time, and that order
+    (None: the rows are in it already)."""
     if "actor_number" not in table.column_names:
-        codes = _encoded(table.column("actor"))[0]
-        order = np.lexsort((times, codes))
-        return codes[order], order
-    numbers = pc.fill_null(table.column("actor_number"), -1).to_numpy(zero_copy_only=False).astype(np.int64)
-    unmapped = table.column("unmapped")
-    if unmapped.null_count == len(unmapped):  # rows came sorted from the warehouse
-        return numbers, np.arange(len(numbers))
-    extra = _encoded(pc.fill_null(unmapped, ""))[0]
-    codes = np.where(numbers >= 0, numbers, numbers.max(initial=0) + 1 + extra)
+        return _sorted_codes(_encoded(table.column("actor"))[0], times)
+    numbers = _int64(pc.fill_null(table.column("actor_number"), -1))
+    # Numbered rows come first, in order from the warehouse; persons without a number come after them.
+    has_number = numbers >= 0
+    numbered = len(numbers) if "unmapped" not in table.column_names else int(has_number.sum())
+    if numbered < len(numbers):
+        extra = _encoded(pc.fill_null(table.column("unmapped"), ""))[0]
+        numbers = np.where(has_number, numbers, numbers.max(initial=0) + 1 + extra)
+    if not has_number[:numbered].all() or person_order(numbers[:numbered], times[:numbered]) is not None:
+        return _sorted_codes(numbers, times)
+    if numbered == len(numbers):
+        return numbers, None
+    rest = numbered + np.lexsort((times[numbered:], numbers[numbered:]))
+    order = np.concatenate([np.arange(numbered), rest])
+    return numbers[order], order
+
+
+def _sorted_codes(
+    codes: npt.NDArray[np.int64], times: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     order = np.lexsort((times, codes))
     return codes[order], order
 
 
-def _actor_names(table: pa.Table, order: npt.NDArray[np.int64], codes: npt.NDArray[np.int64]) -> npt.NDArray[Any]:
+def _actor_names(
+    table: pa.Table, order: npt.NDArray[np.int64] | None, codes: npt.NDArray[np.int64]
+) -> npt.NDArray[Any] | None:
     """Actor code -> actor text (person id or group key), where the query returned them."""
+    if "actor" not in table.column_names:
+        return None
     names = np.full(int(codes.max(initial=-1)) + 1, None, dtype=object)
-    if "actor" in table.column_names:
-        names[codes] = np.asarray(table.column("actor").to_numpy(zero_copy_only=False), dtype=object)[order]
+    names[codes] = _arranged(np.asarray(table.column("actor").to_numpy(zero_copy_only=False), dtype=object), order)
     return names
+
+
+def _arranged(values: npt.NDArray[Any], order: npt.NDArray[np.int64] | None) -> npt.NDArray[Any]:
+    return values if order is None else values[order]
+
+
+def _int64(column: pa.ChunkedArray | pa.Array) -> npt.NDArray[np.int64]:
+    return pc.cast(column, pa.int64()).to_numpy(zero_copy_only=False)
 
 
 def _encoded(column: pa.ChunkedArray) -> tuple[npt.NDArray[np.int64], list[str]]:

@@ -17,6 +17,8 @@ from sqlglot import exp
 from sextant.errors import QueryError
 from sextant.ingest.tracking_plan import TrackingPlan, hidden_events, shown_event, shown_value
 from sextant.insights.spec import Breakdown, CohortFilter, DateRange, Filter, FilterGroup, PropertyFilter
+from sextant.insights.timeline import TimelineView, current_view
+from sextant.warehouse import state
 from sextant.warehouse.engine import Engine
 
 OTHER = "$other"  # the breakdown value that collects everything outside the top N
@@ -247,14 +249,69 @@ class EventScan:
             )
         return query.where(exp.and_(*conditions))
 
-    def person_map(self) -> exp.Subquery:
-        latest = exp.ArgMax(this=exp.column("person_id"), expression=exp.column("version"))
-        mapping = (
-            exp.select(exp.column("distinct_id"), latest.as_("person_id"))
-            .from_("person_distinct_ids")
-            .where(exp.column("project").eq(self.parameters.bind(self.context.project)))
-            .group_by("distinct_id")
+    def timeline(self) -> TimelineView | None:
+        """How to read person timelines for this query; None when it cannot (no build, or the caller's access
+        filters or the actor need more than timelines hold)."""
+        if self.count_by != "persons" or self.context.access_filters:
+            return None
+        return current_view(self.engine, self.context.project, self.context.timezone)
+
+    def timeline_select(
+        self, *columns: exp.Expr, view: TimelineView, dates: DateRange, where: Sequence[exp.Expr | None] = ()
+    ) -> exp.Select:
+        """SELECT `columns` FROM the latest timeline build `AS e`, in person and time order, leaving out the
+        persons the build no longer describes. Only event names, times and person numbers can be read."""
+        bind = self.parameters.bind
+        conditions: list[exp.Expr] = [
+            exp.column("project", "e").eq(bind(self.context.project)),
+            exp.column("build", "e").eq(bind(view.build.number)),
+            exp.GTE(this=self.timestamp(), expression=bind(dates.start)),
+            exp.LT(this=self.timestamp(), expression=bind(dates.end)),
+        ]
+        hidden = hidden_events(self.context.plan, exp.column("event", "e"))
+        conditions.extend(part for part in (hidden, *where) if part is not None)
+        if (stale := self.stale_condition(view, "e")) is not None:
+            conditions.append(stale)
+        query = exp.select(*columns).from_(exp.to_table("timeline_events").as_("e")).where(exp.and_(*conditions))
+        if not self.engine.scans_in_insertion_order:
+            query = query.order_by(exp.column("person_number", "e"), self.timestamp())
+        return query
+
+    def timeline_days(self, view: TimelineView, first_day: dt.date, last_day: dt.date) -> exp.Select:
+        """SELECT person_number, day: the active days (by the timelines' definition) of the build's persons, in
+        person and day order, leaving out the persons the build no longer describes."""
+        bind = self.parameters.bind
+        conditions: list[exp.Expr] = [
+            exp.column("project", "d").eq(bind(self.context.project)),
+            exp.column("build", "d").eq(bind(view.build.number)),
+            exp.GTE(this=exp.column("day", "d"), expression=bind(first_day)),
+            exp.LTE(this=exp.column("day", "d"), expression=bind(last_day)),
+        ]
+        if (stale := self.stale_condition(view, "d")) is not None:
+            conditions.append(stale)
+        query = (
+            exp.select(exp.column("person_number", "d"), exp.column("day", "d"))
+            .from_(exp.to_table("timeline_days").as_("d"))
+            .where(exp.and_(*conditions))
         )
+        if not self.engine.scans_in_insertion_order:
+            query = query.order_by(exp.column("person_number", "d"), exp.column("day", "d"))
+        return query
+
+    def recent_condition(self, view: TimelineView, table: str = "e") -> exp.Expr:
+        """Rows (of events, or of the rollup) of the persons that timelines leave out."""
+        recent = exp.select("distinct_id").from_(self.parameters.attach("timeline_recent", view.recent_ids))
+        return exp.column("distinct_id", table).isin(query=recent)
+
+    def stale_condition(self, view: TimelineView, table: str) -> exp.Expr | None:
+        """Rows of a timeline table whose persons the build no longer describes are left out."""
+        if not view.stale_numbers.num_rows:
+            return None
+        stale = exp.select("person_number").from_(self.parameters.attach("timeline_stale", view.stale_numbers))
+        return exp.not_(exp.column("person_number", table).isin(query=stale))
+
+    def person_map(self) -> exp.Subquery:
+        mapping = state.person_map(self.parameters.bind(self.context.project))
         if not self._numbered:
             return mapping.subquery("m")
         order = exp.Order(expressions=[exp.column("person_id")])

@@ -30,6 +30,7 @@ _TYPES = {
 class DuckDBEngine(Engine):
     dialect = "duckdb"
     transactional = True
+    scans_in_insertion_order = True  # DuckDB's preserve_insertion_order, on by default
 
     def __init__(self, url: str, connection: duckdb.DuckDBPyConnection | None = None) -> None:
         super().__init__(url)

@@ -41,6 +41,8 @@ class Engine(ABC):
     unsupported: ClassVar[Mapping[str, str]] = {}
     # Whether `transaction()` makes a group of writes atomic.
     transactional: ClassVar[bool]
+    # Whether a scan without ORDER BY returns rows in the order they were inserted.
+    scans_in_insertion_order: ClassVar[bool] = False
 
     def __init__(self, url: str) -> None:
         self.url = url

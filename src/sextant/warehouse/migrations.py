@@ -55,6 +55,14 @@ SCHEMA_MIGRATIONS = Table(
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "core tables", tuple(CreateTable(table) for table in tables.CORE_TABLES)),
     Migration(2, "instance telemetry", tuple(CreateTable(table) for table in tables.TELEMETRY_TABLES)),
+    Migration(
+        3,
+        "person timelines",
+        (
+            AddColumn(tables.EVENTS, tables.EVENTS.column("write_sequence")),
+            *(CreateTable(table) for table in tables.TIMELINE_TABLES),
+        ),
+    ),
 )
 
 

@@ -51,3 +51,14 @@ def latest(engine: Engine, table: Table, project: str, keys: pa.Table, columns: 
         [(name, ARROW_TYPES[table.column(name).type]) for name in (*key_columns, *columns)] + [(version, pa.int64())]
     )
     return result.cast(schema)
+
+
+def person_map(project: exp.Expr) -> exp.Select:
+    """SELECT distinct_id, person_id: each distinct id's current person (identity is resolved at query time)."""
+    latest = exp.ArgMax(this=exp.column("person_id"), expression=exp.column("version"))
+    return (
+        exp.select(exp.column("distinct_id"), latest.as_("person_id"))
+        .from_("person_distinct_ids")
+        .where(exp.column("project").eq(project))
+        .group_by("distinct_id")
+    )

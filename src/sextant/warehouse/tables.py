@@ -75,6 +75,9 @@ EVENTS = Table(
         Column("person_properties", ColumnType.JSON),  # the person's properties as of this event
         Column("groups", ColumnType.JSON),  # {"account": "acme", "instance": "..."}
         Column("source", ColumnType.STRING),  # which API or import brought the event in
+        # The number of the write that stored the event (NULL before schema version 3): person timelines
+        # know which events they hold by it.
+        Column("write_sequence", ColumnType.INT64, nullable=True),
     ),
     sort_key=("project", "event", "timestamp"),
     partition_by_month="timestamp",
@@ -232,3 +235,62 @@ INSTANCE_ACCOUNTS = Table(
 )
 
 TELEMETRY_TABLES = (PINGS, INSTANCES, INSTANCE_ACCOUNTS)
+
+# Person timelines (see warehouse/timelines.py): the events in person and time order, rebuilt by compaction,
+# so that funnels, retention and active users read each person's events in order without the person map.
+# Each build's rows carry its number; readers use the latest build, and a build deletes the ones before it.
+TIMELINE_EVENTS = Table(
+    "timeline_events",
+    (
+        Column("project", ColumnType.STRING),
+        Column("build", ColumnType.INT64),
+        Column("person_number", ColumnType.INT64),
+        Column("timestamp", ColumnType.TIMESTAMP),
+        Column("day", ColumnType.DATE),  # in the project's timezone at the build
+        Column("event", ColumnType.STRING),
+    ),
+    sort_key=("project", "build", "person_number", "timestamp"),
+)
+
+# Which person number each distinct id had in a build, and that person (a person id, or the distinct id itself).
+TIMELINE_PERSONS = Table(
+    "timeline_persons",
+    (
+        Column("project", ColumnType.STRING),
+        Column("build", ColumnType.INT64),
+        Column("distinct_id", ColumnType.STRING),
+        Column("person_number", ColumnType.INT64),
+        Column("person", ColumnType.STRING),
+    ),
+    sort_key=("project", "build", "distinct_id"),
+)
+
+# Each person's active days (see timelines.ACTIVE_DAYS), in person and day order: active users read them.
+TIMELINE_DAYS = Table(
+    "timeline_days",
+    (
+        Column("project", ColumnType.STRING),
+        Column("build", ColumnType.INT64),
+        Column("person_number", ColumnType.INT64),
+        Column("day", ColumnType.DATE),
+    ),
+    sort_key=("project", "build", "person_number", "day"),
+)
+
+TIMELINE_BUILDS = Table(
+    "timeline_builds",
+    (
+        Column("project", ColumnType.STRING),
+        Column("build", ColumnType.INT64),
+        Column("covered_sequence", ColumnType.INT64),  # the build holds the events of writes up to this one
+        Column("built_at", ColumnType.TIMESTAMP),  # identity changes from this instant on are not in it
+        Column("timezone", ColumnType.STRING),
+        Column("events", ColumnType.INT64),
+        Column("persons", ColumnType.INT64),
+    ),
+    sort_key=("project",),
+    kind=TableKind.LATEST,
+    version_column="build",
+)
+
+TIMELINE_TABLES = (TIMELINE_EVENTS, TIMELINE_PERSONS, TIMELINE_DAYS, TIMELINE_BUILDS)

@@ -1,0 +1,131 @@
+"""Reading person timelines (warehouse/timelines.py) exactly: which persons' events the latest build holds
+as they are now, and which persons must be read from `events` because of writes or identity changes after it.
+
+A person is read from `events` when one of their distinct ids was written or re-mapped after the build, or
+when the build grouped one of their distinct ids with a distinct id that changed (a merge or a split).
+The build's rows of every such person are left out, so each person's events are read from one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+from sqlglot import exp
+
+from sextant.warehouse import state, tables, timelines
+from sextant.warehouse.engine import Engine
+
+
+@dataclass(frozen=True)
+class TimelineView:
+    build: timelines.Build
+    stale_numbers: pa.Table  # person_number: the build's persons whose rows are out of date
+    recent_ids: pa.Table  # distinct_id: the distinct ids whose events are read from `events` instead
+
+    @property
+    def fresh(self) -> bool:
+        return self.recent_ids.num_rows == 0
+
+
+def current_view(engine: Engine, project: str, timezone: str) -> TimelineView | None:
+    """How to read the project's timelines now; None when there is no build for the project's timezone."""
+    build = timelines.latest_build(engine, project)
+    if build is None or build.timezone != timezone:
+        return None
+    remapped = _distinct_ids(
+        tables.PERSON_DISTINCT_IDS, exp.GTE(this=exp.column("updated_at"), expression=exp.Placeholder(this="built_at"))
+    )
+    written = _distinct_ids(
+        tables.EVENTS, exp.GT(this=exp.column("write_sequence"), expression=exp.Placeholder(this="covered"))
+    )
+    changed = engine.execute(
+        exp.union(remapped, written, distinct=True),
+        {"project": project, "built_at": build.built_at, "covered": build.covered_sequence},
+    )
+    empty = pa.table({"distinct_id": pa.array([], pa.string())})
+    if changed.num_rows == 0:
+        return TimelineView(build, pa.table({"person_number": pa.array([], pa.int64())}), empty)
+    values = {"project": project, "build": build.number}
+    recent_ids = engine.execute(_recent_ids(), values, {"changed_ids": changed.rename_columns(["distinct_id"])})
+    stale = (
+        exp.select(exp.column("person_number"))
+        .distinct()
+        .from_(tables.TIMELINE_PERSONS.name)
+        .where(
+            exp.and_(
+                exp.column("project").eq(_project()),
+                exp.column("build").eq(exp.Placeholder(this="build")),
+                exp.column("distinct_id").isin(query=exp.select("distinct_id").from_("recent_ids")),
+            )
+        )
+    )
+    stale_numbers = engine.execute(stale, values, {"recent_ids": recent_ids})
+    return TimelineView(build, stale_numbers, recent_ids)
+
+
+def _recent_ids() -> exp.Expr:
+    """Every distinct id of the persons touched by the distinct ids in the table `changed_ids`."""
+    changed_table = exp.to_table("changed_ids")
+    mapping = state.person_map(_project()).subquery("m")
+    in_build = (
+        exp.select("distinct_id", "person_number")
+        .from_(tables.TIMELINE_PERSONS.name)
+        .where(
+            exp.and_(
+                exp.column("project").eq(_project()),
+                exp.column("build").eq(exp.Placeholder(this="build")),
+            )
+        )
+    )
+    # Distinct ids that changed, and those the build grouped with them.
+    grouped = exp.select("distinct_id").from_(in_build.subquery("grouped")).where(
+        exp.column("person_number").isin(
+            query=exp.select("person_number")
+            .from_(in_build.subquery("numbers"))
+            .where(exp.column("distinct_id").isin(query=exp.select("distinct_id").from_(changed_table.copy())))
+        )
+    )
+    touched = exp.union(exp.select("distinct_id").from_(changed_table.copy()), grouped, distinct=True)
+    person = exp.Coalesce(
+        this=exp.cast(exp.column("person_id", "m"), "text"), expressions=[exp.column("distinct_id", "t")]
+    )
+    persons = (
+        exp.select(person.as_("person"))
+        .distinct()
+        .from_(touched.subquery("t"))
+        .join(mapping, on=exp.column("distinct_id", "m").eq(exp.column("distinct_id", "t")), join_type="left")
+    )
+    mapped_ids = (
+        exp.select(exp.column("distinct_id"))
+        .from_(state.person_map(_project()).subquery("current"))
+        .where(
+            exp.cast(exp.column("person_id"), "text").isin(query=exp.select("person").from_(persons.subquery("p1")))
+        )
+    )
+    # A distinct id the map does not know is its own person.
+    own = exp.select(exp.column("person").as_("distinct_id")).from_(persons.subquery("p2"))
+    return exp.union(mapped_ids, own, distinct=True)
+
+
+def _distinct_ids(table: tables.Table, condition: exp.Expr) -> exp.Select:
+    where = exp.and_(exp.column("project").eq(_project()), condition)
+    return exp.select("distinct_id").from_(table.name).where(where)
+
+
+def _project() -> exp.Placeholder:
+    return exp.Placeholder(this="project")
+
+
+def person_order(codes: npt.NDArray[np.int64], times: npt.NDArray[Any]) -> npt.NDArray[np.int64] | None:
+    """The order that groups rows by person code and sorts each person's rows by time; None when the rows
+    are in it already, as timelines give them."""
+    if len(codes) < 2:
+        return None
+    same = codes[:-1] == codes[1:]
+    if not (codes[:-1] > codes[1:]).any() and not (same & (times[:-1] > times[1:])).any():
+        return None
+    return np.lexsort((times, codes))

@@ -1,0 +1,1 @@
+CREATE TABLE IF NOT EXISTS timeline_builds (project String, build Int64, covered_sequence Int64, built_at DateTime64(6, 'UTC'), timezone String, events Int64, persons Int64) ENGINE=ReplacingMergeTree(build) ORDER BY (project)

@@ -1,0 +1,1 @@
+CREATE TABLE IF NOT EXISTS timeline_builds (project TEXT NOT NULL, build BIGINT NOT NULL, covered_sequence BIGINT NOT NULL, built_at TIMESTAMPTZ NOT NULL, timezone TEXT NOT NULL, events BIGINT NOT NULL, persons BIGINT NOT NULL)
