@@ -67,6 +67,10 @@ GRID: dict[tuple[str, str], str | frozenset[Role]] = {
     ("GET", "/keys"): EVERYONE,
     ("POST", "/keys"): EVERYONE,
     ("POST", "/keys/{key_id}/revoke"): EVERYONE,  # their own keys; admins anyone's (tests/web/test_key_pages.py)
+    # the insight builder (running a spec is an ad-hoc query)
+    ("GET", "/insights"): CREATORS,
+    ("GET", "/insights/{kind}"): CREATORS,
+    ("GET", "/insights/{kind}/download.csv"): CREATORS,
     # admin pages
     ("GET", "/admin"): ADMINS,
     ("GET", "/admin/users"): ADMINS,

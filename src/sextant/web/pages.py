@@ -15,6 +15,7 @@ from sextant.errors import SextantError
 from sextant.web import (
     api_docs_routes,
     audit_routes,
+    builder_routes,
     folder_routes,
     group_routes,
     key_routes,
@@ -34,6 +35,7 @@ def install(app: FastAPI, state: ServerState) -> None:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for module in (session_routes, user_routes, group_routes, folder_routes, key_routes, audit_routes, api_docs_routes):
         app.include_router(module.router)
+    app.include_router(builder_routes.router)
 
 
 def error_page(request: Request, error: SextantError) -> Response:
