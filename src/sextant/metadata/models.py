@@ -135,3 +135,66 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(64), index=True)  # e.g. "user.create", "sign_in.failed"
     target: Mapped[str] = mapped_column(String(320), default="")  # e.g. "user:3", "folder:7"
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class TileKind(enum.Enum):
+    LOOK = "look"  # shows a saved look; editing the look changes every tile that shows it
+    INSIGHT = "insight"  # an insight spec kept in the tile itself
+    TEXT = "text"  # markdown
+
+
+class Look(Base):
+    """A saved insight: the query spec (the body of `POST /api/v1/query`) and how to draw it."""
+
+    __tablename__ = "looks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    folder_id: Mapped[int] = mapped_column(ForeignKey("folders.id"), index=True)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    chart: Mapped[str | None] = mapped_column(String(32), default=None)  # None: the kind's default chart
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Dashboard(Base):
+    """A grid of tiles with filters (a date range and property filters) that apply to every tile."""
+
+    __tablename__ = "dashboards"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    folder_id: Mapped[int] = mapped_column(ForeignKey("folders.id"), index=True)
+    # {"date_from": ..., "date_to": ..., "filters": [property filters]}: the defaults everyone sees.
+    filters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    refresh_seconds: Mapped[int | None] = mapped_column(Integer, default=None)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    tiles: Mapped[list[Tile]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan", order_by=lambda: [Tile.y, Tile.x, Tile.id]
+    )
+
+
+class Tile(Base):
+    """One tile of a dashboard's 12-column grid, at column x and row y, w columns wide and h rows high."""
+
+    __tablename__ = "dashboard_tiles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dashboard_id: Mapped[int] = mapped_column(ForeignKey("dashboards.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[TileKind] = mapped_column(Enum(TileKind, native_enum=False, length=16))
+    # A look's tiles go with the look.
+    look_id: Mapped[int | None] = mapped_column(ForeignKey("looks.id", ondelete="CASCADE"), default=None, index=True)
+    spec: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)  # insight tiles
+    chart: Mapped[str | None] = mapped_column(String(32), default=None)  # insight tiles
+    title: Mapped[str] = mapped_column(String(200), default="")  # look tiles: empty shows the look's name
+    text: Mapped[str] = mapped_column(Text, default="")  # markdown of text tiles
+    x: Mapped[int] = mapped_column(Integer, default=0)
+    y: Mapped[int] = mapped_column(Integer, default=0)
+    w: Mapped[int] = mapped_column(Integer, default=6)
+    h: Mapped[int] = mapped_column(Integer, default=4)
+    look: Mapped[Look | None] = relationship(lazy="selectin")

@@ -1,0 +1,104 @@
+"""Results of looks and tiles: each tile's effective query, a runner that runs the tiles of a dashboard
+concurrently (a query asked for while the same one runs waits for that run instead of starting another),
+and results as CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from sextant.content.filters import DashboardFilters
+from sextant.insights.runner import QueryResult, runner_class
+from sextant.insights.service import Insights
+from sextant.insights.spec import Filter
+from sextant.metadata.models import Tile, TileKind
+
+
+@dataclass(frozen=True)
+class TileQuery:
+    """What a look or insight tile runs: its spec under the dashboard's filters, and its chart type."""
+
+    spec: dict[str, Any]
+    chart: str | None
+
+
+def tile_query(tile: Tile, filters: DashboardFilters) -> TileQuery | None:
+    """The effective query of a tile (None for text tiles)."""
+    if tile.kind is TileKind.LOOK and tile.look is not None:
+        return TileQuery(filters.apply(tile.look.spec), tile.look.chart)
+    if tile.kind is TileKind.INSIGHT and tile.spec is not None:
+        return TileQuery(filters.apply(tile.spec), tile.chart)
+    return None
+
+
+class TileRunner:
+    """Runs insight queries on a pool of threads; the results cache of `insights` keeps their answers."""
+
+    def __init__(self, insights: Insights, workers: int = 4) -> None:
+        self.insights = insights
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="sextant-tiles")
+        self._running: dict[bytes, Future[QueryResult]] = {}
+        self._lock = threading.RLock()
+
+    def submit(self, spec: dict[str, Any], access_filters: Sequence[Filter] = ()) -> Future[QueryResult]:
+        key = orjson.dumps(
+            [spec, [item.model_dump(mode="json") for item in access_filters]], option=orjson.OPT_SORT_KEYS
+        )
+        with self._lock:
+            future = self._running.get(key)
+            if future is None:
+                future = self._pool.submit(self.insights.query, spec, access_filters=access_filters)
+                self._running[key] = future
+                future.add_done_callback(lambda done: self._forget(key, done))
+        return future
+
+    def result(self, spec: dict[str, Any], access_filters: Sequence[Filter] = ()) -> QueryResult:
+        return self.submit(spec, access_filters).result()
+
+    def run_all(
+        self, specs: Iterable[dict[str, Any]], access_filters: Sequence[Filter] = ()
+    ) -> list[QueryResult | Exception]:
+        """Every spec's result (or the error it raised), all running at once."""
+        futures = [self.submit(spec, access_filters) for spec in specs]
+        outcomes: list[QueryResult | Exception] = []
+        for future in futures:
+            try:
+                outcomes.append(future.result())
+            except Exception as error:  # each tile shows its own error; the others still load
+                outcomes.append(error)
+        return outcomes
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _forget(self, key: bytes, done: Future[QueryResult]) -> None:
+        with self._lock:
+            if self._running.get(key) is done:
+                del self._running[key]
+
+
+def result_rows(result: QueryResult) -> list[dict[str, Any]]:
+    """A result as flat rows, as tables and downloads show it."""
+    return runner_class(result.kind).rows(result.result)
+
+
+def csv_chunks(rows: list[dict[str, Any]]) -> Iterator[str]:
+    """Rows as CSV text, a chunk per thousand rows; the columns are every key, in order of appearance."""
+    columns = list(dict.fromkeys(name for row in rows for name in row))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns)
+    writer.writeheader()
+    for start in range(0, len(rows), 1000):
+        writer.writerows(rows[start : start + 1000])
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    if buffer.getvalue():
+        yield buffer.getvalue()
