@@ -6,6 +6,7 @@ queries (Creator or Admin)."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -216,10 +217,17 @@ def _json_or_none(text: str | None) -> Any:
 
 
 def _catalog_names(state: ServerState) -> tuple[list[str], list[str]]:
-    """Event and property names for the form's autocomplete."""
-    entries = catalog.build(
-        state.workspace.warehouse.cursor(), state.workspace.project.name, state.pipeline.plan_file.plan
+    """Event and property names for the form's autocomplete. The catalog samples properties from the last
+    week; a project with nothing that recent (an import, a finished test) gets them from its latest week."""
+    engine, project, plan = (
+        state.workspace.warehouse.cursor(),
+        state.workspace.project.name,
+        state.pipeline.plan_file.plan,
     )
+    entries = catalog.build(engine, project, plan)
+    latest = max((entry.last_seen for entry in entries if entry.last_seen), default=None)
+    if latest is not None and not any(entry.properties for entry in entries):
+        entries = catalog.build(engine, project, plan, now=latest + dt.timedelta(seconds=1))
     events = sorted(entry.event for entry in entries)
     properties = sorted({name for entry in entries for name in entry.properties})
     return events, properties
