@@ -16,9 +16,11 @@ from sextant.web import (
     api_docs_routes,
     audit_routes,
     builder_routes,
+    dashboard_routes,
     folder_routes,
     group_routes,
     key_routes,
+    look_routes,
     session_routes,
     user_routes,
 )
@@ -35,6 +37,8 @@ def install(app: FastAPI, state: ServerState) -> None:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for module in (session_routes, user_routes, group_routes, folder_routes, key_routes, audit_routes, api_docs_routes):
         app.include_router(module.router)
+    app.include_router(look_routes.router)
+    app.include_router(dashboard_routes.router)
     app.include_router(builder_routes.router)
 
 
