@@ -469,3 +469,29 @@ def test_folders_to_save_in_are_those_the_user_may_edit(site: AccountsApp, creat
     assert "Finance only" in re.findall(
         r'<option value="\d+">([^<]*)</option>', post_forms(admin.get(page_url("funnel", FUNNEL)).text)["/looks"]
     )
+
+
+def form_fields(form: str) -> dict[str, str]:
+    """The named inputs and the selected (or first) option of each select of a form's HTML."""
+    fields = {
+        name: html.unescape(value) for name, value in re.findall(r'<input[^>]*name="(\w+)" value="([^"]*)"', form)
+    }
+    for name, options in re.findall(r'<select name="(\w+)"[^>]*>(.*?)</select>', form, re.S):
+        first = re.search(r'<option value="([^"]*)"', options)
+        fields[name] = first.group(1) if first else ""
+    return fields
+
+
+def test_save_as_look_then_save_to_look(site: AccountsApp, creator: Browser) -> None:
+    page = creator.get(page_url("funnel", FUNNEL, chart="number")).text
+    fields = form_fields(post_forms(page)["/looks"]) | {"name": "Sign-up funnel"}
+    saved = creator.post("/looks", data=fields, follow_redirects=False)
+    assert saved.status_code == 303, saved.text
+    look = saved.headers["location"]
+    look_id = look.rsplit("/", 1)[1]
+    assert "Clicked Result" in creator.get(look).text
+    changed = {**FUNNEL, "steps": FUNNEL["steps"][:2]}
+    again = creator.get(page_url("funnel", changed, chart="funnel", look=look_id)).text
+    update = creator.post(f"/looks/{look_id}/spec", data=form_fields(post_forms(again)[f"/looks/{look_id}/spec"]))
+    assert update.status_code == 200, update.text
+    assert "Clicked Result" not in creator.get(look).text  # the look now has the two steps saved from the builder
