@@ -20,20 +20,17 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
-from fastapi.testclient import TestClient
 
-from sextant.auth import audit, users
+from sextant.auth import audit
 from sextant.errors import QueryError
 from sextant.ingest.store import EventStore
 from sextant.ingest.tracking_plan import TrackingPlan
 from sextant.insights.runner import parse_spec, run_query, runner_class
 from sextant.insights.scan import QueryContext
 from sextant.metadata.models import Role
-from sextant.web.app import create_app
 from sextant.web.charts import chart_spec, chart_types
-from sextant.workspace import Workspace
-from tests.auth.accounts import EMAILS, PASSWORD, AccountsApp, Browser
-from tests.conftest import T0, ingest, journeys_for, warehouse_url
+from tests.auth.accounts import AccountsApp, Browser, accounts_app
+from tests.conftest import T0, ingest, journeys_for
 
 HOUR = dt.timedelta(hours=1)
 DAY = dt.timedelta(days=1)
@@ -74,21 +71,9 @@ SPECS: dict[str, dict[str, Any]] = {
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AccountsApp]:
-    directory = tmp_path_factory.mktemp("builder")
-    workspace, _ = Workspace.initialize(
-        directory / "project", name="acme", timezone="Europe/Berlin", warehouse=warehouse_url("duckdb", directory)
-    )
-    ingest(EventStore(workspace.project, workspace.warehouse), journeys_for(JOURNEYS))
-    ids = {
-        role: users.create_user(workspace.metadata, EMAILS[role], PASSWORD, actor=audit.COMMAND_LINE, role=role).id
-        for role in Role
-    }
-    opened = AccountsApp(workspace, create_app(workspace), ids)
-    try:
-        with TestClient(opened.app):
-            yield opened
-    finally:
-        workspace.close()
+    with accounts_app(tmp_path_factory.mktemp("builder")) as opened:
+        ingest(EventStore(opened.workspace.project, opened.workspace.warehouse), journeys_for(JOURNEYS))
+        yield opened
 
 
 @pytest.fixture(scope="module")
