@@ -73,4 +73,4 @@ def test_no_change_makes_tiles_overlap_or_leave_the_grid(start: list[Box], chang
     assert sorted(box.id for box in after) == sorted(box.id for box in start)
     for first, second in itertools.combinations(after, 2):
         assert not first.overlaps(second), (first, second)
-    assert all(0 <= box.x and box.x + box.w <= COLUMNS and box.y >= 0 for box in after)
+    assert all(box.x >= 0 and box.x + box.w <= COLUMNS and box.y >= 0 for box in after)

@@ -163,7 +163,7 @@ def test_a_viewer_sees_no_edit_controls_and_every_edit_route_is_refused(site: Ac
     creator.post_form(f"/dashboards/{board}/tiles", {"kind": "text", "text": "# Notes"})
     tile = tile_ids(creator.get(f"/dashboards/{board}").text)[0]
     before = creator.get(f"/dashboards/{board}?edit=1").text
-    assert 'action="/dashboards/{0}/tiles/{1}/move"'.format(board, tile) in before  # the creator has controls
+    assert f'action="/dashboards/{board}/tiles/{tile}/move"' in before  # the creator has controls
 
     viewer = site.client(Role.VIEWER)
     for url in (f"/dashboards/{board}", f"/dashboards/{board}?edit=1", f"/looks/{look}"):
