@@ -480,3 +480,13 @@ def test_save_as_look_then_save_to_look(site: AccountsApp, creator: Browser) -> 
     update = creator.post(f"/looks/{look_id}/spec", data=form_fields(post_forms(again)[f"/looks/{look_id}/spec"]))
     assert update.status_code == 200, update.text
     assert "Clicked Result" not in creator.get(look).text  # the look now has the two steps saved from the builder
+
+
+def test_event_suggestions_follow_what_is_ingested(tmp_path: Any) -> None:
+    with accounts_app(tmp_path) as fresh:
+        client = fresh.client(Role.CREATOR)
+        assert '<option value="Exported Report">' not in client.get("/insights/funnel").text
+        store = EventStore(fresh.workspace.project, fresh.workspace.warehouse)
+        ingest(store, journeys_for({"dana": [("Exported Report", T0, {"properties": {"format": "pdf"}})]}))
+        page = client.get("/insights/funnel").text
+        assert '<option value="Exported Report">' in page and '<option value="format">' in page

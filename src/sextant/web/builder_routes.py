@@ -217,20 +217,26 @@ def _json_or_none(text: str | None) -> Any:
 
 
 def _catalog_names(state: ServerState) -> tuple[list[str], list[str]]:
-    """Event and property names for the form's autocomplete. The catalog samples properties from the last
-    week; a project with nothing that recent (an import, a finished test) gets them from its latest week."""
-    engine, project, plan = (
-        state.workspace.warehouse.cursor(),
-        state.workspace.project.name,
-        state.pipeline.plan_file.plan,
-    )
-    entries = catalog.build(engine, project, plan)
-    latest = max((entry.last_seen for entry in entries if entry.last_seen), default=None)
-    if latest is not None and not any(entry.properties for entry in entries):
-        entries = catalog.build(engine, project, plan, now=latest + dt.timedelta(seconds=1))
-    events = sorted(entry.event for entry in entries)
-    properties = sorted({name for entry in entries for name in entry.properties})
-    return events, properties
+    """Event and property names for the form's autocomplete, built again only after a write to the
+    warehouse (the catalog scans and samples events). The catalog samples properties from the last week;
+    a project with nothing that recent (an import, a finished test) gets them from its latest week."""
+    warehouse = state.workspace.warehouse
+    plan = state.pipeline.plan_file.plan
+    key = (warehouse.url, warehouse.generation, plan)
+    if _catalog_cache.get("key") != key:
+        engine, project = warehouse.cursor(), state.workspace.project.name
+        entries = catalog.build(engine, project, plan)
+        latest = max((entry.last_seen for entry in entries if entry.last_seen), default=None)
+        if latest is not None and not any(entry.properties for entry in entries):
+            entries = catalog.build(engine, project, plan, now=latest + dt.timedelta(seconds=1))
+        events = sorted(entry.event for entry in entries)
+        properties = sorted({name for entry in entries for name in entry.properties})
+        _catalog_cache.update(key=key, names=(events, properties))
+    names: tuple[list[str], list[str]] = _catalog_cache["names"]
+    return names
+
+
+_catalog_cache: dict[str, Any] = {}  # the key and names of the last project asked
 
 
 def _editable_folders(request: Request, user: Principal) -> list[Any]:
