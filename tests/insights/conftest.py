@@ -43,11 +43,13 @@ def shared_workspace(request: pytest.FixtureRequest, tmp_path_factory: pytest.Te
 class InsightProject:
     """A fresh project in a shared warehouse: ingest journeys, run insight queries."""
 
-    def __init__(self, workspace: Workspace) -> None:
+    def __init__(self, workspace: Workspace, *, timelines: bool = False) -> None:
         config = workspace.project.config.model_copy(update={"name": f"insights-{next(_project_numbers)}"})
         self.project = Project(workspace.project.directory, config)
         self.engine = workspace.warehouse
         self.store = EventStore(self.project, workspace.warehouse)
+        # Whether queries read person timelines, built from everything stored just before each query.
+        self.timelines = timelines
 
     def track(self, journeys: dict[str, Journey]) -> None:
         ingest(self.store, journeys_for(journeys))
@@ -59,6 +61,8 @@ class InsightProject:
         return self.run(spec, now).result
 
     def run(self, spec: dict[str, Any], now: dt.datetime = NOW) -> QueryResult:
+        if self.timelines:
+            self.compact()
         context = QueryContext(self.engine, self.project.name, self.project.config.timezone, TrackingPlan(), now)
         return run_query(spec, context)
 
@@ -85,6 +89,12 @@ class InsightProject:
 @pytest.fixture
 def project(shared_workspace: Workspace) -> InsightProject:
     return InsightProject(shared_workspace)
+
+
+@pytest.fixture(params=["events", "timelines"])
+def either_project(request: pytest.FixtureRequest, shared_workspace: Workspace) -> InsightProject:
+    """A project whose queries read the events, or person timelines built just before each query."""
+    return InsightProject(shared_workspace, timelines=request.param == "timelines")
 
 
 def approximately(value: Any) -> Any:

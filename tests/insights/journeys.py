@@ -14,6 +14,7 @@ from sextant.ingest.store import EventStore
 from sextant.ingest.tracking_plan import TrackingPlan
 from sextant.insights.runner import run_query
 from sextant.insights.scan import QueryContext
+from sextant.warehouse import timelines as timelines_module
 from sextant.workspace import Workspace
 from tests.conftest import T0, ingest, journeys_for
 
@@ -30,8 +31,11 @@ WORLD = {
 }
 
 
-def load_world(store: EventStore) -> None:
+def load_world(store: EventStore, *, timelines: bool = False) -> None:
+    """Store the world's journeys; with `timelines`, also build person timelines, which queries then read."""
     ingest(store, journeys_for(WORLD))  # type: ignore[arg-type]
+    if timelines:
+        timelines_module.compact(store.engine, store.project.name, store.project.config.timezone)
 
 
 def query(workspace: Workspace, spec: dict[str, object], now: dt.datetime = NOW) -> dict[str, object]:

@@ -1,12 +1,19 @@
 from __future__ import annotations
 
+import pytest
+
 from sextant.ingest.store import EventStore
 from sextant.workspace import Workspace
 from tests.insights.journeys import load_world, query
 
+# Every question is asked of the events and of person timelines built from them.
+pytestmark = pytest.mark.parametrize("timelines", [False, True], ids=["events", "timelines"])
 
-def test_rolling_active_users_exclude_sign_up_and_the_backend_sender(workspace: Workspace, store: EventStore) -> None:
-    load_world(store)
+
+def test_rolling_active_users_exclude_sign_up_and_the_backend_sender(
+    workspace: Workspace, store: EventStore, timelines: bool
+) -> None:
+    load_world(store, timelines=timelines)
     result = query(workspace, {"kind": "active_users", "date_from": "2024-05-05", "date_to": "2024-05-16"})
     assert result["labels"][0] == "2024-05-05" and result["labels"][-1] == "2024-05-16"
     # Signed Up never counts; bob's Thursday 23:00 UTC search is Friday in Berlin.
@@ -16,16 +23,20 @@ def test_rolling_active_users_exclude_sign_up_and_the_backend_sender(workspace: 
     assert result["mau"] == [0, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 2]
 
 
-def test_dau_mau_is_the_months_average_dau_over_its_mau(workspace: Workspace, store: EventStore) -> None:
-    load_world(store)
+def test_dau_mau_is_the_months_average_dau_over_its_mau(
+    workspace: Workspace, store: EventStore, timelines: bool
+) -> None:
+    load_world(store, timelines=timelines)
     result = query(workspace, {"kind": "active_users", "date_from": "2024-05-05", "date_to": "2024-05-16"})
     # 1-16 May: five active person-days over 16 days; two people active in the month.
     (may,) = result["dau_mau_by_month"]  # type: ignore[misc]
     assert may == {"month": "2024-05-01", "average_dau": 0.3125, "mau": 2, "dau_mau": 0.15625, "complete": False}
 
 
-def test_a_filter_reads_events_instead_of_the_rollup_and_agrees(workspace: Workspace, store: EventStore) -> None:
-    load_world(store)
+def test_a_filter_reads_events_instead_of_the_rollup_and_agrees(
+    workspace: Workspace, store: EventStore, timelines: bool
+) -> None:
+    load_world(store, timelines=timelines)
     spec = {"kind": "active_users", "date_from": "2024-05-05", "date_to": "2024-05-16", "events": ["Search"]}
     from_rollup = query(workspace, spec)
     filtered = {**spec, "filters": [{"type": "event", "key": "missing", "operator": "not_set"}]}

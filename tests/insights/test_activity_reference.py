@@ -153,12 +153,20 @@ def test_stickiness_and_lifecycle_match_a_brute_force_count(
     link=st.booleans(),
     start_type=st.sampled_from(["recurring", "first_time"]),
     measure=st.sampled_from(["return_on", "return_on_or_after"]),
+    timelines=st.sampled_from(["none", "before links", "after all"]),
 )
 def test_weekly_retention_matches_a_brute_force_count(
-    shared_workspace: Workspace, rows: list[Any], link: bool, start_type: str, measure: str
+    shared_workspace: Workspace, rows: list[Any], link: bool, start_type: str, measure: str, timelines: str
 ) -> None:
     project = InsightProject(shared_workspace)
-    project.ingest(documents(rows, link))
+    unlinked = documents(rows, link=False)
+    project.ingest(unlinked)
+    if timelines == "before links":
+        project.compact()
+    if link:
+        project.ingest(documents(rows, link)[len(unlinked) :])
+    if timelines == "after all":
+        project.compact()
     spec = {
         "kind": "retention",
         **RANGE,
@@ -169,7 +177,9 @@ def test_weekly_retention_matches_a_brute_force_count(
         "measure": measure,
         "periods": 4,
     }
-    result = project.query(spec, now=NOW)
+    run = project.run(spec, now=NOW)
+    assert ("timeline_events" in run.sql.get("timeline", "")) == (timelines != "none")
+    result = run.result
 
     def monday(day: dt.date) -> dt.date:
         return day - dt.timedelta(days=day.weekday())

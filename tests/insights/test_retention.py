@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pytest
+
 from sextant.ingest.store import EventStore
 from sextant.workspace import Workspace
 from tests.insights.journeys import DAY, HOUR, T0, load_world, query
@@ -8,13 +10,19 @@ BASE = {"kind": "retention", "interval": "day", "date_from": "2024-05-06", "date
 STEPS = {"start": {"event": "Signed Up"}, "return": {"event": "Search"}}
 
 
+# Every question is asked of the events and of person timelines built from them.
+pytestmark = pytest.mark.parametrize("timelines", [False, True], ids=["events", "timelines"])
+
+
 def cohorts(result: dict[str, object]) -> dict[str, list[int]]:
     (line,) = result["results"]  # type: ignore[misc]
     return {cohort["cohort"]: cohort["counts"] for cohort in line["cohorts"]}
 
 
-def test_daily_retention_in_calendar_days_of_the_project_time_zone(workspace: Workspace, store: EventStore) -> None:
-    load_world(store)
+def test_daily_retention_in_calendar_days_of_the_project_time_zone(
+    workspace: Workspace, store: EventStore, timelines: bool
+) -> None:
+    load_world(store, timelines=timelines)
     result = query(workspace, {**BASE, **STEPS, "periods": 4})
     # alice (6 May) searched the same day (period 0) and on 7 May; bob (7 May) on 8 May and on 10 May, which is
     # a Friday in Berlin although it is Thursday 23:00 in UTC.
@@ -22,8 +30,8 @@ def test_daily_retention_in_calendar_days_of_the_project_time_zone(workspace: Wo
     assert cohorts(result) == {"2024-05-06": [1, 1, 0, 0], "2024-05-07": [1, 1, 0, 1]}
 
 
-def test_on_or_after_and_brackets(workspace: Workspace, store: EventStore) -> None:
-    load_world(store)
+def test_on_or_after_and_brackets(workspace: Workspace, store: EventStore, timelines: bool) -> None:
+    load_world(store, timelines=timelines)
     unbounded = query(workspace, {**BASE, **STEPS, "periods": 4, "measure": "return_on_or_after"})
     assert cohorts(unbounded) == {"2024-05-06": [1, 1, 0, 0], "2024-05-07": [1, 1, 1, 1]}
     brackets = query(workspace, {**BASE, **STEPS, "brackets": [[1, 1], [2, 9]]})
@@ -31,15 +39,15 @@ def test_on_or_after_and_brackets(workspace: Workspace, store: EventStore) -> No
     assert cohorts(brackets) == {"2024-05-06": [1, 1, 1], "2024-05-07": [1, 1, 1]}
 
 
-def test_rolling_periods_count_from_the_start_event(workspace: Workspace, store: EventStore) -> None:
-    load_world(store)
+def test_rolling_periods_count_from_the_start_event(workspace: Workspace, store: EventStore, timelines: bool) -> None:
+    load_world(store, timelines=timelines)
     # bob signed up Tue 09:00 UTC; his Thu 23:00 UTC search is 2 days 14 hours later: rolling period 2.
     rolling = query(workspace, {**BASE, **STEPS, "periods": 4, "rolling": True})
     assert cohorts(rolling)["2024-05-07"] == [1, 1, 1, 0]
 
 
-def test_periods_that_have_not_ended_are_flagged(workspace: Workspace, store: EventStore) -> None:
-    load_world(store)
+def test_periods_that_have_not_ended_are_flagged(workspace: Workspace, store: EventStore, timelines: bool) -> None:
+    load_world(store, timelines=timelines)
     # Now is Wed 8 May, 23:00 in Berlin: 8 May (period 2 of the first cohort) has not ended.
     result = query(workspace, {**BASE, **STEPS, "periods": 4}, now=T0 + 2 * DAY + 12 * HOUR)
     (line,) = result["results"]  # type: ignore[misc]

@@ -11,6 +11,13 @@ from sqlglot import exp
 from sextant.insights.spec import DateRange, Interval
 from sextant.warehouse.engine import Engine
 
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def micros(instant: dt.datetime) -> int:
+    """An instant as microseconds since 1970, as timestamps reach Python from the warehouse."""
+    return (instant - EPOCH) // dt.timedelta(microseconds=1)
+
 
 def bucket_of_timestamp(engine: Engine, timestamp: exp.Expr, interval: Interval, timezone: str) -> exp.Expr:
     if interval == "hour":

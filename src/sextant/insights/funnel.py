@@ -20,14 +20,13 @@ from pydantic import Field, model_validator
 from sqlglot import exp
 
 from sextant.insights import funnel_kernel
-from sextant.insights.buckets import bucket_labels, label, start_of
+from sextant.insights.buckets import EPOCH, bucket_labels, label, micros, start_of
 from sextant.insights.runner import QueryRunner
 from sextant.insights.scan import NONE, OTHER
 from sextant.insights.spec import DateRange, EventSelector, InsightSpec, StrictModel
 from sextant.insights.timeline import person_order
 
 MAX_STEPS = 30
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 OTHER_CODE = -2
 UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 7 * 86400}
 
@@ -246,8 +245,8 @@ class FunnelRunner(QueryRunner):
             order=spec.order,
             exclusion_from=np.array([item.from_step for item in spec.exclusions], np.int64),
             exclusion_to=np.array([item.to_step for item in spec.exclusions], np.int64),
-            entry_from=_micros(self.dates.start),
-            entry_to=_micros(self.dates.end),
+            entry_from=micros(self.dates.start),
+            entry_to=micros(self.dates.end),
             attribution=funnel_kernel.Attribution(
                 spec.attribution, spec.attribution_step, dictionary.index(NONE) if spec.breakdown else -1
             ),
@@ -440,10 +439,6 @@ def _bitmask(conditions: list[exp.Expr]) -> exp.Expr:
     for term in terms[1:]:
         total = exp.Add(this=total, expression=term)
     return total
-
-
-def _micros(instant: dt.datetime) -> int:
-    return (instant - EPOCH) // dt.timedelta(microseconds=1)
 
 
 def _rate(count: int, base: int) -> float | None:

@@ -17,14 +17,19 @@ import zoneinfo
 from collections import defaultdict
 from typing import Any, Literal
 
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import ConfigDict, Field, model_validator
 from sqlglot import exp
 
-from sextant.insights.buckets import bucket_labels, bucket_of_timestamp, next_start
+from sextant.insights import retention_kernel
+from sextant.insights.buckets import EPOCH, bucket_labels, bucket_of_timestamp, micros, next_start
 from sextant.insights.runner import QueryRunner
 from sextant.insights.scan import OTHER
 from sextant.insights.spec import DateRange, EventSelector, InsightSpec
+from sextant.insights.timeline import person_order
 
 ROLLING_DAYS = {"day": 1, "week": 7, "month": 30}
 
@@ -65,6 +70,8 @@ class RetentionRunner(QueryRunner):
         engine = self.context.engine
         interval = spec.interval
         start_scan = self.scan()
+        view = start_scan.timeline() if self._reads_timeline() else None
+        recent = [start_scan.recent_condition(view)] if view is not None else []
         cohort = bucket_of_timestamp(engine, start_scan.timestamp(), interval, self.context.timezone)
         start_columns = [start_scan.actor().as_("actor"), cohort.as_("cohort"), start_scan.timestamp().as_("time")]
         if spec.breakdown:
@@ -73,6 +80,7 @@ class RetentionRunner(QueryRunner):
             start_scan.events_named(spec.start.event),
             start_scan.condition(spec.start.filters),
             start_scan.condition(spec.filters),
+            *recent,
         ]
         # First-time cohorts need every start event ever, to know each actor's first one.
         start_rows = start_scan.select(
@@ -118,6 +126,7 @@ class RetentionRunner(QueryRunner):
                 return_scan.events_named(spec.returning.event),
                 return_scan.condition(spec.returning.filters),
                 return_scan.condition(spec.filters),
+                *([return_scan.recent_condition(view)] if view is not None else []),
             ],
         )
         period = self._period()
@@ -166,7 +175,7 @@ class RetentionRunner(QueryRunner):
             ).as_(f"returned_{index}")
             for index, (low, high) in enumerate(self._ranges())
         ]
-        return {
+        queries: dict[str, exp.Expr] = {
             "cohorts": cohorts.with_("starts", as_=starts),
             "returns": exp.select(*keys, *counted)
             .from_(exp.select("*").from_(returned.subquery("returned")).where(within).subquery("in_range"))
@@ -174,6 +183,31 @@ class RetentionRunner(QueryRunner):
             .with_("starts", as_=starts.copy())
             .with_("returns", as_=returns),
         }
+        if view is None:
+            return queries
+        # The build's persons are counted in Python from their ordered events; the queries above count only
+        # the persons written or merged since (none when the build is fresh).
+        timeline_scan = self.scan()
+        is_start = timeline_scan.events_named(spec.start.event) or exp.true()
+        is_return = timeline_scan.events_named(spec.returning.event) or exp.true()
+        since = self.dates.start if spec.start_type == "recurring" else EPOCH
+        ordered = timeline_scan.timeline_select(
+            exp.column("person_number", "e").as_("person_number"),
+            timeline_scan.timestamp().as_("time"),
+            exp.column("day", "e").as_("day"),
+            is_start.as_("is_start"),
+            is_return.as_("is_return"),
+            view=view,
+            dates=DateRange(since, return_end, self.context.timezone),
+            where=[exp.or_(is_start.copy(), is_return.copy())],
+        )
+        return {"timeline": ordered} if view.fresh else {"timeline": ordered, **queries}
+
+    def _reads_timeline(self) -> bool:
+        """Whether person timelines hold all this question reads: event names and times of persons, in
+        calendar days, weeks or months of the project's time zone."""
+        spec = self.spec
+        return not (spec.filters or spec.start.filters or spec.returning.filters or spec.breakdown)
 
     def _ranges(self) -> list[tuple[int, int]]:
         """The periods each column counts returns in."""
@@ -206,10 +240,16 @@ class RetentionRunner(QueryRunner):
         spec = self.spec
         labels = bucket_labels(self.dates, spec.interval)
         columns = self._columns()
-        sizes: dict[tuple[str, str | None], int] = {}
+        cohort_rows = results["cohorts"].to_pylist() if "cohorts" in results else []
+        return_rows = results["returns"].to_pylist() if "returns" in results else []
+        if "timeline" in results:
+            counted_cohorts, counted_returns = self._timeline_counts(results["timeline"], labels, columns)
+            cohort_rows += counted_cohorts
+            return_rows += counted_returns
+        sizes: dict[tuple[str, str | None], int] = defaultdict(int)
         volume: dict[str | None, int] = defaultdict(int)
-        for row in results["cohorts"].to_pylist():
-            sizes[(_label(row["cohort"]), row.get("breakdown"))] = row["actors"]
+        for row in cohort_rows:
+            sizes[(_label(row["cohort"]), row.get("breakdown"))] += row["actors"]
             volume[row.get("breakdown")] += row["actors"]
         ranked = sorted(volume, key=lambda value: (-volume[value], value or ""))
         top = set(ranked[: spec.breakdown.limit]) if spec.breakdown else {None}
@@ -222,7 +262,7 @@ class RetentionRunner(QueryRunner):
         for (cohort, value), size in sizes.items():
             merged_sizes[(cohort, shown(value))] += size
         returned: dict[tuple[str, str | None], list[int]] = defaultdict(lambda: [0] * len(columns))
-        for row in results["returns"].to_pylist():
+        for row in return_rows:
             counts = returned[(_label(row["cohort"]), shown(row.get("breakdown")))]
             for index in range(len(columns)):
                 counts[index] += row[f"returned_{index}"]
@@ -251,6 +291,46 @@ class RetentionRunner(QueryRunner):
             "periods": ["0", *(_column_label(column) for column in columns)],
             "results": lines,
         }
+
+    def _timeline_counts(
+        self, table: pa.Table, labels: list[str], columns: list[tuple[int, int]]
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Rows like the `cohorts` and `returns` queries' from the build's persons' ordered events."""
+        spec = self.spec
+        numbers = pc.cast(table.column("person_number"), pa.int64()).to_numpy(zero_copy_only=False)
+        times = pc.cast(table.column("time"), pa.int64()).to_numpy(zero_copy_only=False)
+        buckets = _ordinals(pc.cast(table.column("day"), pa.int32()).to_numpy(zero_copy_only=False), spec.interval)
+        is_start = table.column("is_start").to_numpy(zero_copy_only=False).astype(np.bool_)
+        is_return = table.column("is_return").to_numpy(zero_copy_only=False).astype(np.bool_)
+        order = person_order(numbers, times)
+        if order is not None:
+            numbers, times, buckets, is_start, is_return = (
+                values[order] for values in (numbers, times, buckets, is_start, is_return)
+            )
+        change = np.ones(len(numbers), np.bool_)
+        change[1:] = numbers[1:] != numbers[:-1]
+        first_day = dt.date.fromisoformat(labels[0]) if labels else self.dates.first_day
+        first_cohort = int(_ordinals(np.array([(first_day - EPOCH.date()).days], np.int32), spec.interval)[0])
+        counts = retention_kernel.count(
+            np.append(np.flatnonzero(change), len(numbers)).astype(np.int64),
+            buckets,
+            times,
+            is_start,
+            is_return,
+            first_time=spec.start_type == "first_time",
+            first_cohort=first_cohort,
+            cohorts=len(labels),
+            range_from=micros(self.dates.start),
+            range_to=micros(self.dates.end),
+            rolling_length=ROLLING_DAYS[spec.interval] * 86_400_000_000 if spec.rolling else 0,
+            columns=self._ranges(),
+        )
+        cohorts = [{"cohort": label, "actors": int(size)} for label, size in zip(labels, counts.sizes, strict=True)]
+        returns = [
+            {"cohort": label, **{f"returned_{index}": int(value) for index, value in enumerate(row)}}
+            for label, row in zip(labels, counts.returned.tolist(), strict=True)
+        ]
+        return cohorts, returns
 
     @staticmethod
     def rows(result: dict[str, Any]) -> list[dict[str, Any]]:
@@ -283,6 +363,15 @@ class RetentionRunner(QueryRunner):
             day = next_start(day, self.spec.interval)
         zone = zoneinfo.ZoneInfo(self.context.timezone)
         return dt.datetime.combine(day, dt.time(), zone) <= self.context.now
+
+
+def _ordinals(days: npt.NDArray[np.int32], interval: str) -> npt.NDArray[np.int64]:
+    """Local days (since 1970-01-01) as period ordinals whose differences count calendar periods."""
+    if interval == "week":
+        return (days.astype(np.int64) + 3) // 7  # 1970-01-01 was a Thursday; weeks start on Monday
+    if interval == "month":
+        return days.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+    return days.astype(np.int64)
 
 
 def _label(value: object) -> str:

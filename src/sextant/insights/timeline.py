@@ -82,11 +82,15 @@ def _recent_ids() -> exp.Expr:
         )
     )
     # Distinct ids that changed, and those the build grouped with them.
-    grouped = exp.select("distinct_id").from_(in_build.subquery("grouped")).where(
-        exp.column("person_number").isin(
-            query=exp.select("person_number")
-            .from_(in_build.subquery("numbers"))
-            .where(exp.column("distinct_id").isin(query=exp.select("distinct_id").from_(changed_table.copy())))
+    grouped = (
+        exp.select("distinct_id")
+        .from_(in_build.subquery("grouped"))
+        .where(
+            exp.column("person_number").isin(
+                query=exp.select("person_number")
+                .from_(in_build.subquery("numbers"))
+                .where(exp.column("distinct_id").isin(query=exp.select("distinct_id").from_(changed_table.copy())))
+            )
         )
     )
     touched = exp.union(exp.select("distinct_id").from_(changed_table.copy()), grouped, distinct=True)
@@ -102,9 +106,7 @@ def _recent_ids() -> exp.Expr:
     mapped_ids = (
         exp.select(exp.column("distinct_id"))
         .from_(state.person_map(_project()).subquery("current"))
-        .where(
-            exp.cast(exp.column("person_id"), "text").isin(query=exp.select("person").from_(persons.subquery("p1")))
-        )
+        .where(exp.cast(exp.column("person_id"), "text").isin(query=exp.select("person").from_(persons.subquery("p1"))))
     )
     # A distinct id the map does not know is its own person.
     own = exp.select(exp.column("person").as_("distinct_id")).from_(persons.subquery("p2"))
