@@ -14,6 +14,7 @@ from sextant.auth.keys import create_key
 from sextant.cli.app import app, console
 from sextant.cli.import_command import build_timelines, print_summary, run_import
 from sextant.demo.accounts import ensure_demo_users
+from sextant.demo.dashboards import create_demo_dashboards
 from sextant.errors import ConfigError
 from sextant.ingest.destinations import WarehouseDestination
 from sextant.ingest.importer import Preset
@@ -46,6 +47,7 @@ def demo_(
             raise ConfigError(f"{directory} exists and is not a Sextant project; choose another directory")
         workspace = build(directory, events, seed)
     people = ensure_demo_users(workspace.metadata)
+    boards = create_demo_dashboards(workspace.metadata)
     ingest_key = create_key(workspace.metadata, KeyKind.INGEST, "demo ingest key")
     api_key = create_key(workspace.metadata, KeyKind.PERSONAL, "demo API key", user_id=people[0].id)
     workspace.close()
@@ -56,6 +58,8 @@ def demo_(
     console.print(f"Ingest key (write events): [bold green]{ingest_key.secret}[/]")
     console.print(f"API key (read, as {people[0].email}): [bold green]{api_key.secret}[/]")
     console.print(f"Data files (pings, CRM, licenses, support, NPS): {directory / 'data'}")
+    if boards:
+        console.print(f"Dashboards in the Shared folder: {', '.join(board.name for board in boards)}")
     queries = write_example_queries(directory)
     console.print(
         f"Example questions: {queries}; try [bold]sextant query {queries / 'signup-funnel.json'} -p {directory}[/]"

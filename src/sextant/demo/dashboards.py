@@ -1,0 +1,223 @@
+"""The demo's dashboards, in the Shared folder that everyone may view: Cloud growth, Search engagement,
+Instances and an A/B test. Made once; a later `sextant demo` on the same project leaves them as they are."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from sextant.auth import audit
+from sextant.content import dashboards, looks, tiles
+from sextant.metadata.models import Dashboard, Folder, FolderKind
+
+SIGNUP_FUNNEL: dict[str, Any] = {
+    "kind": "funnel",
+    "date_from": "-30d",
+    "steps": [
+        {"event": "Viewed Sign Up"},
+        {"event": "Signed Up"},
+        {"event": "Search Submitted"},
+        {"event": "Search Result Clicked"},
+    ],
+    "window": {"value": 7, "unit": "day"},
+}
+WEEKLY_RETENTION: dict[str, Any] = {
+    "kind": "retention",
+    "date_from": "-8w",
+    "interval": "week",
+    "start": {"event": "Signed Up"},
+    "return": {"event": "Search Submitted"},
+    "start_type": "first_time",
+}
+ACTIVE_USERS: dict[str, Any] = {"kind": "active_users", "date_from": "-90d"}
+VARIANT = {"type": "person", "key": "ab_search_ranking_v2"}
+
+# name -> (description, tiles); a tile is ("text", markdown) or ("look", name, spec, chart, width)
+Tiles = list[tuple[Any, ...]]
+DASHBOARDS: dict[str, tuple[str, Tiles]] = {
+    "Cloud growth": (
+        "Who comes, who signs up, who stays: Lodestar Cloud's growth at a glance.",
+        [
+            ("look", "Daily, weekly and monthly active users", ACTIVE_USERS, "line", 8),
+            ("look", "DAU / WAU / MAU today", ACTIVE_USERS, "number", 4),
+            (
+                "look",
+                "Sign-ups per week",
+                {"kind": "segmentation", "date_from": "-12w", "interval": "week", "series": [{"event": "Signed Up"}]},
+                "bar",
+                6,
+            ),
+            ("look", "Sign-up funnel", SIGNUP_FUNNEL, "funnel", 6),
+            ("look", "Weekly retention of new users", WEEKLY_RETENTION, "heatmap", 12),
+            (
+                "text",
+                "**DAU/MAU** (stickiness) by month is in the table under *Daily, weekly and monthly active users*; "
+                "the number tile shows today's DAU with its WAU and MAU.",
+            ),
+        ],
+    ),
+    "Search engagement": (
+        "How much people search, and whether they find what they look for.",
+        [
+            (
+                "look",
+                "Searches per searching user",
+                {
+                    "kind": "segmentation",
+                    "date_from": "-12w",
+                    "interval": "week",
+                    "series": [
+                        {"event": "Search Submitted", "math": "total"},
+                        {"event": "Search Submitted", "math": "unique"},
+                    ],
+                    "formula": "A / B",
+                },
+                "line",
+                6,
+            ),
+            (
+                "look",
+                "Result clicks per 100 searches",
+                {
+                    "kind": "segmentation",
+                    "date_from": "-12w",
+                    "interval": "week",
+                    "series": [{"event": "Search Result Clicked"}, {"event": "Search Submitted"}],
+                    "formula": "A / B * 100",
+                },
+                "line",
+                6,
+            ),
+            (
+                "look",
+                "Top referrers of visitors",
+                {
+                    "kind": "segmentation",
+                    "date_from": "-4w",
+                    "interval": "week",
+                    "series": [{"event": "Viewed Page", "math": "unique"}],
+                    "filters": [
+                        {"key": "referrer", "operator": "is_set"},
+                        {"key": "referrer", "operator": "neq", "value": ""},
+                    ],
+                    "breakdown": {"type": "event", "key": "referrer", "limit": 8},
+                },
+                "bar",
+                12,
+            ),
+        ],
+    ),
+    "Instances": (
+        "Self-hosted instances: which versions they run and what telemetry they send.",
+        [
+            (
+                "text",
+                "### Instances by deployment type, version and telemetry status\n\n"
+                "Those come from the instances' pings, which Sextant keeps in the `instances` table rather than as "
+                "events, so no insight kind draws them yet. List them with `sextant instances list` or "
+                "`GET /api/v1/instances` (deployment type, version, versions behind, and telemetry status: "
+                "none, critical, full, full+events).\n\n"
+                "The tiles here show what the insight engine can: instances whose users' events reach Sextant "
+                "(*full+events* telemetry), counted by the `instance` group.",
+            ),
+            (
+                "look",
+                "Instances sending events, per week",
+                {
+                    "kind": "segmentation",
+                    "date_from": "-12w",
+                    "interval": "week",
+                    "series": [{"event": None, "math": "unique_group", "group_type": "instance"}],
+                },
+                "bar",
+                6,
+            ),
+            (
+                "look",
+                "Searches on self-hosted instances",
+                {
+                    "kind": "segmentation",
+                    "date_from": "-12w",
+                    "interval": "week",
+                    "series": [{"event": "Search Submitted", "math": "unique_group", "group_type": "instance"}],
+                    "count_by": "instance",
+                },
+                "line",
+                6,
+            ),
+        ],
+    ),
+    "A/B test": (
+        "search-ranking-v2: does the new ranking turn more sign-ups into searchers who click a result?",
+        [
+            (
+                "look",
+                "Conversion by variant",
+                {**SIGNUP_FUNNEL, "steps": SIGNUP_FUNNEL["steps"][1:], "breakdown": VARIANT},
+                "funnel",
+                8,
+            ),
+            (
+                "text",
+                "Variants come from the person property `ab_search_ranking_v2`, set at sign-up. "
+                "This is a plain comparison of conversion; significance tests come with experiments.",
+            ),
+            (
+                "look",
+                "Searchers by variant",
+                {
+                    "kind": "segmentation",
+                    "date_from": "-8w",
+                    "interval": "week",
+                    "series": [{"event": "Search Submitted", "math": "unique"}],
+                    "breakdown": VARIANT,
+                },
+                "line",
+                12,
+            ),
+        ],
+    ),
+}
+
+
+def create_demo_dashboards(metadata: sessionmaker[Session]) -> list[Dashboard]:
+    """The demo's dashboards and their looks in the Shared folder (those that do not exist yet)."""
+    folder_id = _shared_folder(metadata)
+    made = []
+    for name, (description, items) in DASHBOARDS.items():
+        if _exists(metadata, name, folder_id):
+            continue
+        board = dashboards.create_dashboard(
+            metadata, name=name, description=description, folder_id=folder_id, actor=audit.COMMAND_LINE
+        )
+        for item in items:
+            if item[0] == "text":
+                tiles.add_text_tile(metadata, board.id, item[1], audit.COMMAND_LINE)
+                continue
+            _, title, spec, chart, width = item
+            look = looks.create_look(
+                metadata, name=title, folder_id=folder_id, spec=spec, chart=chart, actor=audit.COMMAND_LINE
+            )
+            tile = tiles.add_look_tile(metadata, board.id, look.id, audit.COMMAND_LINE)
+            if width != tile.w:
+                tiles.resize_tile(metadata, board.id, tile.id, width - tile.w, 0, audit.COMMAND_LINE)
+        made.append(board)
+    return made
+
+
+def _shared_folder(metadata: sessionmaker[Session]) -> int:
+    with metadata() as session:
+        found = session.scalar(
+            select(Folder.id).where(Folder.kind == FolderKind.SHARED, Folder.name == "Shared").order_by(Folder.id)
+        )
+    if found is None:
+        raise LookupError("the project has no Shared folder; it is made by the metadata migrations")
+    return found
+
+
+def _exists(metadata: sessionmaker[Session], name: str, folder_id: int) -> bool:
+    with metadata() as session:
+        query = select(Dashboard.id).where(Dashboard.name == name, Dashboard.folder_id == folder_id)
+        return session.scalar(query) is not None
