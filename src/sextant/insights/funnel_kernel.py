@@ -77,11 +77,11 @@ def run(
     With `best_only`, each partition's best attempt (most steps, then earliest entry, then smallest value,
     no value last) is found here, and a partition's later entries are skipped once an attempt reached every
     step: they could only tie on steps and lose on entry time. Without it, every attempt is made."""
-    entering = (steps != 0) if order == "any" else (steps & 1) != 0
-    in_range = entering & (times >= entry_from) & (times < entry_to)
     plain = order == "ordered" and exclusion_from.shape[0] == 0 and not held.any() and (values < 0).all()
     if plain and best_only:
-        return _best_greedy(starts, times, steps, in_range, step_count, window, attribution.unreached)
+        return _best_greedy(starts, times, steps, entry_from, entry_to, step_count, window, attribution.unreached)
+    entering = (steps != 0) if order == "any" else (steps & 1) != 0
+    in_range = entering & (times >= entry_from) & (times < entry_to)
     count = int(in_range.sum())
     # Left uninitialised: the pass writes every field it later reads (step fields below `reached` only),
     # and with `best_only` it reuses the slot of each attempt that did not become its partition's best.
@@ -108,7 +108,8 @@ def _best_greedy(
     starts: Int64Array,
     times: Int64Array,
     steps: Int64Array,
-    in_range: npt.NDArray[np.bool_],
+    entry_from: int,
+    entry_to: int,
     step_count: int,
     window: int,
     unreached: int,
@@ -117,78 +118,75 @@ def _best_greedy(
 
     There, an attempt that is further along can always do what one behind it can, so following each entry's
     single furthest chain (the most steps each tie group can fill, at the earliest group that can fill the
-    next step) gives what following every chain gives, with no scan of the window per entry."""
+    next step) gives what following every chain gives, with no scan of the window per entry. Partitions are
+    independent, so they are shared out among the cores."""
     partitions = starts.shape[0] - 1
-    best = np.full(partitions, -1, np.int64)
     entry_time = np.empty(partitions, np.int64)
-    reached = np.zeros(partitions, np.int64)
+    reached = np.zeros(partitions, np.int64)  # stays 0 for partitions without an entry
     step_times = np.empty((partitions, step_count), np.int64)
-    found = _greedy_pass(starts, times, steps, in_range, step_count, window, best, entry_time, reached, step_times)
-    # Every partition with an entry has a best attempt, and they are numbered in partition order.
+    chunks = numba.get_num_threads() * 16
+    _greedy_pass(
+        starts, times, steps, entry_from, entry_to, step_count, window, chunks, entry_time, reached, step_times
+    )
+    entered = reached > 0
+    found = int(entered.sum())
+    kept = np.flatnonzero(entered)
     return Attempts(
-        partition=np.flatnonzero(best >= 0),
-        entry_time=entry_time[:found],
-        reached=reached[:found],
+        partition=kept,
+        entry_time=entry_time[kept],
+        reached=reached[kept],
         excluded=np.zeros(found, np.bool_),
-        times=step_times[:found],
+        times=step_times[kept],
         values=np.broadcast_to(np.int64(-1), (found, step_count)),
         attributed=np.full(found, unreached, np.int64),
-        best=best,
+        best=np.where(entered, np.cumsum(entered) - 1, -1),
     )
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, parallel=True)
 def _greedy_pass(  # type: ignore[no-untyped-def]
-    starts, times, steps, in_range, step_count, window, best, entry_time, reached, step_times
+    starts, times, steps, entry_from, entry_to, step_count, window, chunks, entry_time, reached, step_times
 ):  # fmt: skip
-    owner = np.empty(times.shape[0], np.int64)
+    partitions = starts.shape[0] - 1
+    owner = np.empty(times.shape[0], np.int64)  # scratch of the matching; partitions own disjoint rows
     no_held = np.zeros(times.shape[0], np.int64)
-    current = np.empty(step_count, np.int64)
-    found = 0
-    for part in range(starts.shape[0] - 1):
-        first, last = starts[part], starts[part + 1]
-        entered = False
-        for row in range(first, last):
-            if in_range[row]:
-                entered = True
-                break
-        if not entered:
-            continue
-        best_reach = 0
-        for row in range(first, last):
-            if not in_range[row]:
-                continue
-            start_time = times[row]
-            deadline = start_time + window
-            position = _group_end(times, row, last)
-            state = 1 + _max_advance(
-                steps, no_held, 0, _group_begin(times, row, first), position, row, 1, step_count, owner
-            )
-            for step in range(state):
-                current[step] = start_time
-            while state < step_count:
-                next_row = position
-                while next_row < last and times[next_row] <= deadline and not (steps[next_row] >> state) & 1:
-                    next_row += 1
-                if next_row == last or times[next_row] > deadline:
-                    break
-                begin = _group_begin(times, next_row, position)
-                end = _group_end(times, next_row, last)
-                advance = _max_advance(steps, no_held, 0, begin, end, -1, state, step_count, owner)
-                for step in range(state, state + advance):
-                    current[step] = times[begin]
-                state += advance
-                position = end
-            if state > best_reach:
-                best_reach = state
-                best[part] = found
-                entry_time[found] = start_time
-                reached[found] = state
-                step_times[found, :state] = current[:state]
-                if state == step_count:
-                    break
-        found += 1
-    return found
+    chunk_size = (partitions + chunks - 1) // chunks
+    for chunk in numba.prange(chunks):
+        current = np.empty(step_count, np.int64)
+        for part in range(chunk * chunk_size, min(partitions, (chunk + 1) * chunk_size)):
+            first, last = starts[part], starts[part + 1]
+            best_reach = 0
+            for row in range(first, last):
+                if not (steps[row] & 1) or times[row] < entry_from or times[row] >= entry_to:
+                    continue
+                start_time = times[row]
+                deadline = start_time + window
+                position = _group_end(times, row, last)
+                state = 1 + _max_advance(
+                    steps, no_held, 0, _group_begin(times, row, first), position, row, 1, step_count, owner
+                )
+                for step in range(state):
+                    current[step] = start_time
+                while state < step_count:
+                    next_row = position
+                    while next_row < last and times[next_row] <= deadline and not (steps[next_row] >> state) & 1:
+                        next_row += 1
+                    if next_row == last or times[next_row] > deadline:
+                        break
+                    begin = _group_begin(times, next_row, position)
+                    end = _group_end(times, next_row, last)
+                    advance = _max_advance(steps, no_held, 0, begin, end, -1, state, step_count, owner)
+                    for step in range(state, state + advance):
+                        current[step] = times[begin]
+                    state += advance
+                    position = end
+                if state > best_reach:
+                    best_reach = state
+                    entry_time[part] = start_time
+                    reached[part] = state
+                    step_times[part, :state] = current[:state]
+                    if state == step_count:
+                        break
 
 
 @numba.njit(cache=True)
