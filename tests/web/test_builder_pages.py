@@ -345,6 +345,11 @@ def test_an_invalid_spec_shows_the_engine_message(creator: Browser, spec: Any, m
     shown = re.search(r'<p class="error" role="alert">([^<]*)</p>', response.text)
     assert shown and message in html.unescape(shown.group(1)), response.text
     assert "Traceback" not in response.text and 'id="builder-form"' in response.text
+    # The spec is there to fix, as it was given.
+    textarea = re.search(r'<textarea name="spec"[^>]*>(.*?)</textarea>', response.text, re.S)
+    assert textarea
+    shown = html.unescape(textarea.group(1))
+    assert shown == spec if isinstance(spec, str) else json.loads(shown) == spec
 
 
 def test_a_page_without_a_spec_is_an_empty_form(creator: Browser) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 from starlette.datastructures import MultiDict, QueryParams
 
+from sextant.errors import QueryError
 from sextant.insights.runner import parse_spec
 
 # Shown in this order on /insights; persons (a list of actors) has no builder page.
@@ -124,7 +125,7 @@ def form_from_spec(kind: str, spec: dict[str, Any] | None) -> BuilderForm:
         return _with_blank_rows(BuilderForm(kind=kind, interval=_default_interval(kind)))
     try:
         full: dict[str, Any] = parse_spec(spec).model_dump(mode="json", by_alias=True)
-    except Exception:  # an invalid spec still fills what it can, so the person can fix it
+    except QueryError:  # an invalid spec still fills what it can, so the person can fix it
         full = spec
     form = BuilderForm(kind=kind, interval=str(full.get("interval") or _default_interval(kind)))
     date_from, date_to = full.get("date_from") or "-30d", full.get("date_to")

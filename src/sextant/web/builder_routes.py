@@ -54,7 +54,9 @@ async def builder_page(request: Request, kind: str, user: Builder) -> Response:
         spec = forms.spec_from_form(kind, parameters, _json_or_none(parameters.get("base")))
         return redirect(request, builder_url(kind, spec, parameters.get("chart"), _context_of(request)))
     state: ServerState = request.app.state.sextant
-    view = BuilderView(kind=kind, context=_context_of(request), chart=parameters.get("chart") or None)
+    view = BuilderView(
+        kind=kind, context=_context_of(request), chart=parameters.get("chart") or None, text=parameters.get("spec", "")
+    )
     status = 200
     if "spec" in parameters:
         try:
@@ -118,6 +120,7 @@ class BuilderView:
     kind: str
     context: dict[str, str]
     chart: str | None = None
+    text: str = ""  # the spec as the URL has it, shown for editing when it is not even JSON
     spec: dict[str, Any] | None = None
     result: QueryResult | None = None
     error: str | None = None
@@ -137,7 +140,7 @@ async def _builder_page(
         "form": forms.form_from_spec(kind, spec),
         "options": forms,
         "spec": spec,
-        "spec_text": orjson.dumps(spec, option=orjson.OPT_INDENT_2).decode() if spec else "",
+        "spec_text": orjson.dumps(spec, option=orjson.OPT_INDENT_2).decode() if spec else view.text,
         "spec_json": orjson.dumps(spec).decode() if spec else "",
         "error": view.error,
         "context": view.context,
