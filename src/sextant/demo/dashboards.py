@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from sextant.auth import audit
 from sextant.content import dashboards, looks, tiles
+from sextant.content.layout import COLUMNS
 from sextant.metadata.models import Dashboard, Folder, FolderKind
 
 SIGNUP_FUNNEL: dict[str, Any] = {
@@ -192,17 +193,21 @@ def create_demo_dashboards(metadata: sessionmaker[Session]) -> list[Dashboard]:
         board = dashboards.create_dashboard(
             metadata, name=name, description=description, folder_id=folder_id, actor=audit.COMMAND_LINE
         )
+        x = y = row_height = 0
         for item in items:
             if item[0] == "text":
-                tiles.add_text_tile(metadata, board.id, item[1], audit.COMMAND_LINE)
-                continue
-            _, title, spec, chart, width = item
-            look = looks.create_look(
-                metadata, name=title, folder_id=folder_id, spec=spec, chart=chart, actor=audit.COMMAND_LINE
-            )
-            tile = tiles.add_look_tile(metadata, board.id, look.id, audit.COMMAND_LINE)
-            if width != tile.w:
-                tiles.resize_tile(metadata, board.id, tile.id, width - tile.w, 0, audit.COMMAND_LINE)
+                tile = tiles.add_text_tile(metadata, board.id, item[1], audit.COMMAND_LINE)
+                width = tile.w
+            else:
+                _, title, spec, chart, width = item
+                look = looks.create_look(
+                    metadata, name=title, folder_id=folder_id, spec=spec, chart=chart, actor=audit.COMMAND_LINE
+                )
+                tile = tiles.add_look_tile(metadata, board.id, look.id, audit.COMMAND_LINE)
+            if x + width > COLUMNS:  # tiles fill rows left to right
+                x, y, row_height = 0, y + row_height, 0
+            tiles.place_tile(metadata, board.id, tile.id, audit.COMMAND_LINE, x=x, y=y, w=width, h=tile.h)
+            x, row_height = x + width, max(row_height, tile.h)
         made.append(board)
     return made
 

@@ -55,10 +55,15 @@ def explore_url(query: TileQuery, *, look_id: int | None = None, dashboard_id: i
 
 
 def result_view(query: TileQuery, result: QueryResult, *, title: str, height: int | None = None) -> dict[str, Any]:
-    """What `looks/_result.html` shows: the chart (None for tables), and the first rows of the table."""
+    """What `looks/_result.html` shows: the chart (None for tables), and the first rows of the table. With a
+    `height` (in a dashboard tile, whose header names it) the chart has that height and no title of its own,
+    unless its subtitle says more."""
     chart = chart_spec(query.spec, result.result, query.chart, title=title)
-    if chart is not None and height is not None and isinstance(chart.get("height"), int):
-        chart["height"] = height
+    if chart is not None and height is not None:
+        if isinstance(chart.get("height"), int):
+            chart["height"] = height
+        if not chart["title"].get("subtitle"):  # a number's subtitle carries figures; keep its title
+            del chart["title"]
     rows = result_rows(result)
     return {
         "chart": chart,
