@@ -66,13 +66,9 @@ def active_days(rows: list[tuple[int, int, str, int]], link: bool, counted: set[
 RANGE = {"date_from": "2024-03-20", "date_to": "2024-04-20"}
 
 
-@settings(max_examples=15, deadline=None, derandomize=True)
-@given(rows=activity(), link=st.booleans(), timelines=st.sampled_from(["none", "before links", "after all"]))
-def test_active_users_match_a_brute_force_count(
-    shared_workspace: Workspace, rows: list[Any], link: bool, timelines: str
-) -> None:
-    """Read from the events, or from person timelines built before the links that merge persons or after."""
-    project = InsightProject(shared_workspace)
+def ingest_in_two_parts(project: InsightProject, rows: list[Any], link: bool, timelines: str) -> None:
+    """The events, then the links that merge persons; person timelines built before the links, after all,
+    or never ("none"), so that queries read the events, timelines with merges since, or fresh timelines."""
     unlinked = documents(rows, link=False)
     project.ingest(unlinked)
     if timelines == "before links":
@@ -81,6 +77,16 @@ def test_active_users_match_a_brute_force_count(
         project.ingest(documents(rows, link)[len(unlinked) :])
     if timelines == "after all":
         project.compact()
+
+
+@settings(max_examples=15, deadline=None, derandomize=True)
+@given(rows=activity(), link=st.booleans(), timelines=st.sampled_from(["none", "before links", "after all"]))
+def test_active_users_match_a_brute_force_count(
+    shared_workspace: Workspace, rows: list[Any], link: bool, timelines: str
+) -> None:
+    """Read from the events, or from person timelines built before the links that merge persons or after."""
+    project = InsightProject(shared_workspace)
+    ingest_in_two_parts(project, rows, link, timelines)
     run = project.run({"kind": "active_users", **RANGE}, now=NOW)
     assert ("timeline_days" in run.sql.get("days", "")) == (timelines != "none")
     result = run.result
@@ -106,18 +112,20 @@ def test_active_users_match_a_brute_force_count(
 
 
 @settings(max_examples=15, deadline=None, derandomize=True)
-@given(rows=activity(), link=st.booleans())
+@given(rows=activity(), link=st.booleans(), timelines=st.sampled_from(["none", "before links", "after all"]))
 def test_stickiness_and_lifecycle_match_a_brute_force_count(
-    shared_workspace: Workspace, rows: list[Any], link: bool
+    shared_workspace: Workspace, rows: list[Any], link: bool, timelines: str
 ) -> None:
     project = InsightProject(shared_workspace)
-    project.ingest(documents(rows, link))
+    ingest_in_two_parts(project, rows, link, timelines)
     days = active_days(rows, link, set(EVENTS))
     if link:  # the linking events are activity too
         days |= {(f"user{p}", FIRST + dt.timedelta(days=DAYS + 5)) for p in {row[0] for row in rows if row[0] % 2}}
     weeks = [dt.date(2024, 3, 18) + dt.timedelta(weeks=n) for n in range(5)]  # Mondays from 18 March
 
-    sticky = project.query({"kind": "stickiness", **RANGE, "interval": "week"}, now=NOW)
+    run = project.run({"kind": "stickiness", **RANGE, "interval": "week"}, now=NOW)
+    assert ("timeline_days" in run.sql["stickiness"]) == (timelines != "none")
+    sticky = run.result
     for period in sticky["periods"]:
         start = dt.date.fromisoformat(period["period"])
         per_actor: dict[str, int] = {}
@@ -159,14 +167,7 @@ def test_weekly_retention_matches_a_brute_force_count(
     shared_workspace: Workspace, rows: list[Any], link: bool, start_type: str, measure: str, timelines: str
 ) -> None:
     project = InsightProject(shared_workspace)
-    unlinked = documents(rows, link=False)
-    project.ingest(unlinked)
-    if timelines == "before links":
-        project.compact()
-    if link:
-        project.ingest(documents(rows, link)[len(unlinked) :])
-    if timelines == "after all":
-        project.compact()
+    ingest_in_two_parts(project, rows, link, timelines)
     spec = {
         "kind": "retention",
         **RANGE,

@@ -1,12 +1,17 @@
 from __future__ import annotations
 
+import pytest
+
 from sextant.ingest.store import EventStore
 from sextant.workspace import Workspace
 from tests.insights.journeys import load_world, query
 
+# Every question is asked of the events and of person timelines built from them.
+pytestmark = pytest.mark.parametrize("timelines", [False, True], ids=["events", "timelines"])
 
-def test_daily_lifecycle(workspace: Workspace, store: EventStore) -> None:
-    load_world(store)
+
+def test_daily_lifecycle(workspace: Workspace, store: EventStore, timelines: bool) -> None:
+    load_world(store, timelines=timelines)
     result = query(
         workspace, {"kind": "lifecycle", "interval": "day", "date_from": "2024-05-05", "date_to": "2024-05-16"}
     )
@@ -18,8 +23,10 @@ def test_daily_lifecycle(workspace: Workspace, store: EventStore) -> None:
     assert result["dormant"] == [0, 0, -1, -1, -1, 0, -1, 0, 0, 0, 0, -1]
 
 
-def test_weekly_lifecycle_counts_activity_before_the_range(workspace: Workspace, store: EventStore) -> None:
-    load_world(store)
+def test_weekly_lifecycle_counts_activity_before_the_range(
+    workspace: Workspace, store: EventStore, timelines: bool
+) -> None:
+    load_world(store, timelines=timelines)
     result = query(
         workspace, {"kind": "lifecycle", "interval": "week", "date_from": "2024-05-13", "date_to": "2024-05-19"}
     )

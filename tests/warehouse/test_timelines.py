@@ -43,9 +43,10 @@ def test_a_build_orders_each_persons_events_and_numbers_persons(workspace: Works
     events = [(row["person_number"], row["event"]) for row in rows(workspace, tables.TIMELINE_EVENTS, 1)]
     assert [event for number, event in events if number == persons["alice"]] == ["Signed In", "Search"]
     assert [event for number, event in events if number == persons["bob"]] == ["Signed Up", "Search"]
-    # Active days leave out signing in and the backend's events; T0 + 2h is 2024-05-06 in Berlin.
-    days = {(row["person_number"], row["day"]) for row in rows(workspace, tables.TIMELINE_DAYS, 1)}
-    assert days == {(persons["alice"], dt.date(2024, 5, 6)), (persons["bob"], dt.date(2024, 5, 6))}
+    # Every person-day; active ones leave out signing in and the backend's events. T0 + 2h is 6 May in Berlin.
+    days = {(row["person_number"], row["day"], row["active"]) for row in rows(workspace, tables.TIMELINE_DAYS, 1)}
+    may_6 = dt.date(2024, 5, 6)
+    assert days == {(persons["alice"], may_6, True), (persons["bob"], may_6, True), (persons["backend"], may_6, False)}
     assert timelines.pending_events(workspace.warehouse, project.name, build) == 0
 
 

@@ -62,7 +62,7 @@ class ActiveUsersRunner(QueryRunner):
         )
         if view is not None:
             # The build's persons' active days come in order; the gaps are counted in Python.
-            ordered = scan.timeline_days(view, since, self.dates.last_day)
+            ordered = scan.timeline_days(view, since, self.dates.last_day, active_only=True)
             return {"days": ordered} if view.fresh else {"days": ordered, "recent_days": days}
         spans = exp.select("day", neighbour("LAG", "day", -1000).as_("previous")).from_(days.subquery("active"))
         days_since = exp.DateDiff(this=exp.column("day"), expression=exp.column("previous"), unit=exp.var("DAY"))

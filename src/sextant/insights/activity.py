@@ -94,6 +94,33 @@ def active_days(
     return exp.select("actor", "day").from_(rows.subquery("event_days")).group_by("actor", "day")
 
 
+def actor_days(
+    scan: EventScan,
+    first_day: dt.date | None,
+    last_day: dt.date,
+    *,
+    events: Sequence[str] | None,
+    filters: Sequence[Filter],
+) -> exp.Query:
+    """What `active_days` selects for a list of events (None: any event), read from person timelines where
+    they hold the answer. Actors are then numbers: the build's person numbers, and below zero the persons
+    read from the events; only grouping by them is meaningful."""
+    hides = bool(scan.context.plan.transformations.hide_events)
+    view = scan.timeline() if events is None and not filters and not hides else None
+    if view is None:
+        return active_days(scan, first_day, last_day, events=any_of(events, scan.parameters), filters=filters)
+    ordered = scan.timeline_days(view, first_day, last_day, active_only=False)
+    days = exp.select(exp.column("person_number").as_("actor"), exp.column("day")).from_(ordered.subquery("built"))
+    if view.fresh:
+        return days
+    recent = active_days(scan, first_day, last_day, events=None, filters=(), only_recent=view)
+    rank = exp.Window(
+        this=exp.Anonymous(this="DENSE_RANK", expressions=[]), order=exp.Order(expressions=[exp.column("actor")])
+    )
+    numbered = exp.select(exp.Neg(this=rank).as_("actor"), exp.column("day")).from_(recent.subquery("recent"))
+    return exp.union(days, numbered, distinct=False)
+
+
 def any_of(events: Sequence[str] | None, parameters: Parameters) -> Callable[[exp.Expr], exp.Expr] | None:
     """The `events` condition of `active_days` for a list of event names (None: any event)."""
     if events is None:

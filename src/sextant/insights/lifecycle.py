@@ -9,7 +9,7 @@ from typing import Any, Literal
 import pyarrow as pa
 from sqlglot import exp
 
-from sextant.insights.activity import ActivitySpec, active_days, any_of, neighbour
+from sextant.insights.activity import ActivitySpec, actor_days, neighbour
 from sextant.insights.buckets import bucket_labels, end_of, label
 from sextant.insights.runner import QueryRunner
 
@@ -30,12 +30,12 @@ class LifecycleRunner(QueryRunner):
         engine = self.context.engine
         interval = self.spec.interval
         # Every active day ever: "new" and "resurrecting" depend on activity before the range.
-        days = active_days(
+        days = actor_days(
             self.scan(),
             None,
             # Whole periods: the last one counts its days after date_to too, as the first its days before.
             end_of(self.dates.last_day, self.spec.interval),
-            events=any_of(self.spec.events, self.parameters),
+            events=self.spec.events,
             filters=self.spec.filters,
         )
         period = engine.truncate_date(exp.column("day"), interval)

@@ -277,16 +277,22 @@ class EventScan:
             query = query.order_by(exp.column("person_number", "e"), self.timestamp())
         return query
 
-    def timeline_days(self, view: TimelineView, first_day: dt.date, last_day: dt.date) -> exp.Select:
-        """SELECT person_number, day: the active days (by the timelines' definition) of the build's persons, in
-        person and day order, leaving out the persons the build no longer describes."""
+    def timeline_days(
+        self, view: TimelineView, first_day: dt.date | None, last_day: dt.date, *, active_only: bool
+    ) -> exp.Select:
+        """SELECT person_number, day: the days on which the build's persons did anything (`active_only`: were
+        active by the timelines' definition), in person and day order, leaving out the persons the build no
+        longer describes. `first_day` None means since the beginning."""
         bind = self.parameters.bind
         conditions: list[exp.Expr] = [
             exp.column("project", "d").eq(bind(self.context.project)),
             exp.column("build", "d").eq(bind(view.build.number)),
-            exp.GTE(this=exp.column("day", "d"), expression=bind(first_day)),
             exp.LTE(this=exp.column("day", "d"), expression=bind(last_day)),
         ]
+        if first_day is not None:
+            conditions.append(exp.GTE(this=exp.column("day", "d"), expression=bind(first_day)))
+        if active_only:
+            conditions.append(exp.column("active", "d"))
         if (stale := self.stale_condition(view, "d")) is not None:
             conditions.append(stale)
         query = (

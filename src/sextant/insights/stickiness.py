@@ -9,7 +9,7 @@ import pyarrow as pa
 from pydantic import Field
 from sqlglot import exp
 
-from sextant.insights.activity import ActivitySpec, active_days, any_of
+from sextant.insights.activity import ActivitySpec, actor_days
 from sextant.insights.buckets import bucket_labels, end_of, label, start_of
 from sextant.insights.runner import QueryRunner
 
@@ -27,12 +27,12 @@ class StickinessRunner(QueryRunner):
 
     def queries(self) -> dict[str, exp.Expr]:
         engine = self.context.engine
-        days = active_days(
+        days = actor_days(
             self.scan(),
             start_of(self.dates.first_day, self.spec.interval),
             # Whole periods: the last one counts its days after date_to too, as the first its days before.
             end_of(self.dates.last_day, self.spec.interval),
-            events=any_of(self.spec.events, self.parameters),
+            events=self.spec.events,
             filters=self.spec.filters,
         )
         period = engine.truncate_date(exp.column("day"), self.spec.interval)

@@ -265,7 +265,8 @@ TIMELINE_PERSONS = Table(
     sort_key=("project", "build", "distinct_id"),
 )
 
-# Each person's active days (see timelines.ACTIVE_DAYS), in person and day order: active users read them.
+# The days on which each person did anything, in person and day order, and whether they were active by
+# timelines.ACTIVE_DAYS on that day: active users, stickiness and lifecycle read them.
 TIMELINE_DAYS = Table(
     "timeline_days",
     (
@@ -273,6 +274,7 @@ TIMELINE_DAYS = Table(
         Column("build", ColumnType.INT64),
         Column("person_number", ColumnType.INT64),
         Column("day", ColumnType.DATE),
+        Column("active", ColumnType.BOOLEAN),
     ),
     sort_key=("project", "build", "person_number", "day"),
 )

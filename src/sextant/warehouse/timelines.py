@@ -165,16 +165,18 @@ def compact(engine: Engine, project: str, timezone: str) -> Build:
     ]
     excluded_ids = [exp.Literal.string(value) for value in ACTIVE_DAYS.excluded_distinct_ids]
     active.append(exp.not_(exp.column("distinct_id", "e").isin(*excluded_ids)))
+    counted = exp.If(this=exp.and_(*active), true=exp.Literal.number(1), false=exp.Literal.number(0))
     active_days = (
         exp.select(
             project_literal.copy().as_("project"),
             build.copy().as_("build"),
             exp.column("person_number", "p").as_("person_number"),
             day.copy().as_("day"),
+            exp.GT(this=exp.Max(this=counted), expression=exp.Literal.number(0)).as_("active"),
         )
         .from_(exp.to_table(tables.EVENTS.name).as_("e"))
         .join(exp.to_table(tables.TIMELINE_PERSONS.name).as_("p"), on=person_of_event.copy())
-        .where(exp.and_(covered_events.copy(), *active))
+        .where(covered_events.copy())
         .group_by(exp.column("person_number", "p"), day.copy())
         .order_by(exp.column("person_number", "p"), day.copy())
     )
