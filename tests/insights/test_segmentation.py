@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -20,12 +21,17 @@ from tests.insights.conftest import (
     InsightProject,
     approximately,
     event_logs,
-    ingest_log,
 )
 
 HOUR = dt.timedelta(hours=1)
 DAY = dt.timedelta(days=1)
 MONDAY_TO_WEDNESDAY = {"date_from": "2024-05-06", "date_to": "2024-05-08"}  # T0 is Monday 2024-05-06
+
+
+@pytest.fixture(params=["events", "timelines"])
+def project(request: pytest.FixtureRequest, shared_workspace: Workspace) -> InsightProject:
+    """Every hand-written question is asked of the events and of person timelines built just before it."""
+    return InsightProject(shared_workspace, timelines=request.param == "timelines")
 
 
 def segmentation(**fields: Any) -> dict[str, Any]:
@@ -97,6 +103,23 @@ def test_a_later_merge_applies_to_earlier_events(project: InsightProject) -> Non
     assert line(project.query(spec), "A")["total"] == 2
     project.track({"alice": [("Signed Up", T0 + 2 * HOUR, {"user_id": "alice", "device_id": "anon-1"})]})
     assert line(project.query(spec), "A")["total"] == 1
+
+
+def test_uniques_from_timelines_follow_writes_and_merges_since_the_build(shared_workspace: Workspace) -> None:
+    project = InsightProject(shared_workspace)
+    project.track(
+        {"anon-1": [("Viewed Page", T0)], "alice": [("Viewed Page", T0 + HOUR)], "bob": [("Viewed Page", T0)]}
+    )
+    project.compact()
+    project.track(
+        {
+            "alice": [("Signed Up", T0 + 2 * HOUR, {"user_id": "alice", "device_id": "anon-1"})],
+            "carol": [("Viewed Page", T0 + 3 * HOUR)],
+        }
+    )
+    run = project.run(segmentation(series=[{"event": "Viewed Page", "math": "unique"}]))
+    assert "timeline_events" in run.sql["A"]
+    assert line(run.result, "A")["total"] == 3  # alice with her anonymous view, bob and carol
 
 
 def test_breakdown_shows_the_top_values_and_the_rest_as_other(project: InsightProject) -> None:
@@ -334,12 +357,16 @@ def assert_same_segmentation(actual: dict[str, Any], expected: dict[str, Any]) -
 
 
 @settings(max_examples=12, deadline=None, database=None, derandomize=True)
-@given(log=event_logs(), specs=st.lists(segmentation_specs(), min_size=2, max_size=2))
+@given(log=event_logs(), specs=st.lists(segmentation_specs(), min_size=2, max_size=2), timelines=st.booleans())
 def test_random_logs_match_the_reference(
-    shared_workspace: Workspace, log: list[list[dict[str, Any]]], specs: list[dict[str, Any]]
+    shared_workspace: Workspace, log: list[list[dict[str, Any]]], specs: list[dict[str, Any]], timelines: bool
 ) -> None:
+    """With `timelines`, person timelines are built after the first batch, whose persons the second may merge."""
     project = InsightProject(shared_workspace)
-    ingest_log(project, log)
+    for number, batch in enumerate(log):
+        project.ingest(batch)
+        if timelines and number == 0:
+            project.compact()
     events = reference.events_of([document for batch in log for document in batch], project.person_ids().__getitem__)
     for spec in specs:
         assert_same_segmentation(project.query(spec), reference.segmentation(events, spec, TIMEZONE))

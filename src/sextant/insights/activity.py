@@ -13,7 +13,7 @@ from sqlglot import exp
 from sextant.ingest.tracking_plan import hidden_events, shown_event
 from sextant.insights.scan import EventScan, Parameters
 from sextant.insights.spec import DateRange, Filter, InsightSpec
-from sextant.insights.timeline import TimelineView
+from sextant.insights.timeline import TimelineView, numbered_below_zero
 
 
 class ActivitySpec(InsightSpec):
@@ -114,11 +114,8 @@ def actor_days(
     if view.fresh:
         return days
     recent = active_days(scan, first_day, last_day, events=None, filters=(), only_recent=view)
-    rank = exp.Window(
-        this=exp.Anonymous(this="DENSE_RANK", expressions=[]), order=exp.Order(expressions=[exp.column("actor")])
-    )
-    numbered = exp.select(exp.Neg(this=rank).as_("actor"), exp.column("day")).from_(recent.subquery("recent"))
-    return exp.union(days, numbered, distinct=False)
+    numbered = numbered_below_zero(recent, "day")
+    return exp.union(exp.select("day", "actor").from_(days.subquery("days")), numbered, distinct=False)
 
 
 def any_of(events: Sequence[str] | None, parameters: Parameters) -> Callable[[exp.Expr], exp.Expr] | None:

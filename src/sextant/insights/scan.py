@@ -235,9 +235,13 @@ class EventScan:
             conditions.append(exp.Not(this=exp.Is(this=self.actor(), expression=exp.null())))
         # Joins last: building the columns and conditions above decides which joins are needed.
         query = exp.select(*columns).from_(exp.to_table("events").as_("e"))
-        query = query.join(
-            self.person_map(), on=exp.column("distinct_id", "m").eq(exp.column("distinct_id", "e")), join_type="left"
+        # The distinct-id map is the costly join: only questions about persons need it.
+        reads_map = self._current_persons or any(
+            column.table == "m" for part in (*columns, *conditions) for column in part.find_all(exp.Column)
         )
+        if reads_map:
+            on = exp.column("distinct_id", "m").eq(exp.column("distinct_id", "e"))
+            query = query.join(self.person_map(), on=on, join_type="left")
         if self._current_persons:
             on = exp.column("person_id", "cp").eq(self.person())
             query = query.join(self.current_persons(), on=on, join_type="left")

@@ -17,6 +17,7 @@ from sextant.insights.buckets import bucket_labels, bucket_of_timestamp, label
 from sextant.insights.runner import QueryRunner
 from sextant.insights.scan import OTHER, top_values
 from sextant.insights.spec import EventSelector, InsightSpec
+from sextant.insights.timeline import TimelineView, numbered_below_zero
 
 Math = Literal["total", "unique", "unique_group", "sum", "avg", "min", "max", "median", "p90"]
 PROPERTY_MATH = ("sum", "avg", "min", "max", "median", "p90")
@@ -76,13 +77,18 @@ class SegmentationRunner(QueryRunner):
                 queries[f"{letter}_frequency"] = self._frequency(series)
         return queries
 
-    def _rows(self, series: Series) -> exp.Select:
+    def _rows(self, series: Series, *, with_actor: bool) -> exp.Query:
         scan = self.scan()
         engine = self.context.engine
+        plain = not (series.property or series.group_type or series.filters or self.spec.filters or self.spec.breakdown)
+        view = scan.timeline() if with_actor and plain else None
+        if view is not None:
+            return self._timeline_rows(series, view)
         columns = [
-            bucket_of_timestamp(engine, scan.timestamp(), self.spec.interval, self.context.timezone).as_("bucket"),
-            scan.actor().as_("actor"),
+            bucket_of_timestamp(engine, scan.timestamp(), self.spec.interval, self.context.timezone).as_("bucket")
         ]
+        if with_actor:  # only then do the events need their persons, the costly join
+            columns.append(scan.actor().as_("actor"))
         if series.property:
             columns.append(engine.to_number(scan.property("event", series.property)).as_("value"))
         if series.group_type:
@@ -91,6 +97,29 @@ class SegmentationRunner(QueryRunner):
             columns.append(scan.breakdown_value(self.spec.breakdown).as_("breakdown"))
         where = [scan.events_named(series.event), scan.condition(series.filters), scan.condition(self.spec.filters)]
         return scan.select(*columns, dates=self.dates, where=where)
+
+    def _timeline_rows(self, series: Series, view: TimelineView) -> exp.Query:
+        """(bucket, actor) rows from person timelines: the build's persons by number, and below zero the
+        persons written or merged since, read from the events."""
+        scan = self.scan()
+        engine = self.context.engine
+        bucket = bucket_of_timestamp(engine, scan.timestamp(), self.spec.interval, self.context.timezone)
+        built = scan.timeline_select(
+            bucket.as_("bucket"),
+            exp.column("person_number", "e").as_("actor"),
+            view=view,
+            dates=self.dates,
+            where=[scan.events_named(series.event)],
+        )
+        if view.fresh:
+            return built
+        recent = scan.select(
+            bucket.copy().as_("bucket"),
+            scan.person().as_("actor"),
+            dates=self.dates,
+            where=[scan.events_named(series.event), scan.recent_condition(view)],
+        )
+        return exp.union(built, numbered_below_zero(recent, "bucket"), distinct=False)
 
     def _measure(self, series: Series) -> exp.Expr:
         engine = self.context.engine
@@ -110,7 +139,7 @@ class SegmentationRunner(QueryRunner):
 
     def _aggregate(self, series: Series, *, by_bucket: bool) -> exp.Select:
         keys: list[exp.Expr] = [exp.column("bucket")] if by_bucket else []
-        query = exp.select().with_("series_rows", as_=self._rows(series))
+        query = exp.select().with_("series_rows", as_=self._rows(series, with_actor=series.math == "unique"))
         source: exp.Expr = exp.to_table("series_rows")
         if self.spec.breakdown:
             ranking = exp.Count(this=exp.Star()) if series.math in PROPERTY_MATH else self._measure(series)
@@ -129,7 +158,7 @@ class SegmentationRunner(QueryRunner):
     def _frequency(self, series: Series) -> exp.Select:
         per_actor = (
             exp.select(exp.column("actor"), exp.Count(this=exp.Star()).as_("times"))
-            .from_(self._rows(series).subquery("series_rows"))
+            .from_(self._rows(series, with_actor=True).subquery("series_rows"))
             .group_by("actor")
         )
         return (

@@ -131,3 +131,14 @@ def person_order(codes: npt.NDArray[np.int64], times: npt.NDArray[Any]) -> npt.N
     if not (codes[:-1] > codes[1:]).any() and not (same & (times[:-1] > times[1:])).any():
         return None
     return np.lexsort((times, codes))
+
+
+def numbered_below_zero(recent: exp.Select, *columns: str) -> exp.Select:
+    """`recent` (rows of the persons read from the events, with their person as text in `actor`) with each
+    actor numbered below zero, so that its rows can be put together with the build's, whose actors are
+    person numbers above zero. `columns` are the other columns kept."""
+    rank = exp.Window(
+        this=exp.Anonymous(this="DENSE_RANK", expressions=[]), order=exp.Order(expressions=[exp.column("actor")])
+    )
+    kept = [exp.column(name) for name in columns]
+    return exp.select(*kept, exp.Neg(this=rank).as_("actor")).from_(recent.subquery("recent"))
