@@ -13,7 +13,7 @@ import pyarrow as pa
 from pydantic import Field, field_validator, model_validator
 from sqlglot import exp
 
-from sextant.insights.buckets import bucket_labels, bucket_of_timestamp, label
+from sextant.insights.buckets import bucket_labels, bucket_of_date, bucket_of_timestamp, label
 from sextant.insights.runner import QueryRunner
 from sextant.insights.scan import OTHER, top_values
 from sextant.insights.spec import EventSelector, InsightSpec
@@ -104,8 +104,14 @@ class SegmentationRunner(QueryRunner):
         scan = self.scan()
         engine = self.context.engine
         bucket = bucket_of_timestamp(engine, scan.timestamp(), self.spec.interval, self.context.timezone)
+        # Timelines hold each event's local day, which spares converting every timestamp to the time zone.
+        local = (
+            bucket
+            if self.spec.interval == "hour"
+            else bucket_of_date(engine, exp.column("day", "e"), self.spec.interval)
+        )
         built = scan.timeline_select(
-            bucket.as_("bucket"),
+            local.as_("bucket"),
             exp.column("person_number", "e").as_("actor"),
             view=view,
             dates=self.dates,
