@@ -51,12 +51,17 @@ ORDER BY site_id
 """
 
 
+def status_query() -> exp.Select:
+    """The query of `status`, with placeholders `project` and `since` (events from then on make `full+events`)."""
+    query = sqlglot.parse_one(_STATUS, read="duckdb")
+    assert isinstance(query, exp.Select)
+    return query
+
+
 def status(engine: Engine, project: str, now: dt.datetime | None = None) -> pa.Table:
     """Every known instance with its account, version, usage and telemetry status."""
     since = (now or dt.datetime.now(dt.UTC)) - dt.timedelta(days=30)
-    query = sqlglot.parse_one(_STATUS, read="duckdb")
-    assert isinstance(query, exp.Expression)
-    return engine.execute(query, {"project": project, "since": since})
+    return engine.execute(status_query(), {"project": project, "since": since})
 
 
 def agreed_levels(engine: Engine, project: str) -> dict[str, str]:

@@ -67,6 +67,7 @@ def test_chart_types_per_kind_with_the_default_first() -> None:
         "lifecycle": ("bar", "table"),
         "active_users": ("line", "number", "table"),
         "paths": ("path_flow", "bar", "table"),
+        "instances": ("bar", "number", "table"),
         "persons": ("table",),
     }
     assert {kind: charts.chart_types({"kind": kind}).types for kind in expected} == expected
@@ -229,6 +230,28 @@ def test_path_flow_keeps_the_biggest_events_of_a_step() -> None:
     assert second[kept] == ("Other events", sum(range(1, 12 - kept + 1)))
     assert sum(link["actors"] for link in links) == sum(range(1, 13))
     assert [node["actors"] for node in nodes if node["step"] == 0] == [sum(range(1, 13))]
+
+
+def test_instances_bars_and_number_are_valid_and_draw() -> None:
+    spec = {"kind": "instances", "by": "versions_behind"}
+    result = {
+        "by": "versions_behind",
+        "results": [{"value": "1", "instances": 7}, {"value": "0", "instances": 3}, {"value": "$none", "instances": 1}],
+        "total": 11,
+    }
+    bars = charts.chart_spec(spec, result, "bar")
+    assert bars is not None and bars["title"]["text"] == "Instances by versions behind"
+    assert bars["data"]["values"] == [
+        {"value": "1", "instances": 7},
+        {"value": "0", "instances": 3},
+        {"value": "(none)", "instances": 1},
+    ]
+    number = charts.chart_spec(spec, result, "number")
+    assert number is not None and number["data"]["values"][0]["text"] == "11"
+    schema = orjson.loads(gzip.decompress((VENDOR / "vega-lite-schema.json.gz").read_bytes()))
+    for chart in (bars, number):
+        jsonschema.Draft7Validator(schema).validate(chart)
+        assert render_png(chart)[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")

@@ -329,3 +329,16 @@ def test_services_refuse_tiles_of_looks_the_editor_cannot_see(site: AccountsApp)
     tile = tile_ids(creator.get(f"/dashboards/{board}").text)[0]
     assert "not shared with you" in creator.get(f"/dashboards/{board}/tiles/{tile}").text
     assert creator.get(f"/dashboards/{board}/tiles/{tile}/download.csv").status_code == 404
+
+
+def test_a_look_of_a_kind_without_a_builder_page_offers_no_explore_link(site: AccountsApp) -> None:
+    creator = site.client(Role.CREATOR)
+    funnel = create_look(creator, SIGNUPS, name="Sign-ups")
+    instances = create_look(creator, {"kind": "instances", "by": "version"}, name="Versions", chart="bar")
+    assert 'class="button explore"' in creator.get(f"/looks/{funnel}").text
+    page = creator.get(f"/looks/{instances}")
+    assert page.status_code == 200 and "Versions" in page.text and "class=\"error\"" not in page.text
+    assert 'class="button explore"' not in page.text
+    board = create_dashboard(creator)
+    add_look(creator, board, instances)
+    assert "Explore from here" not in creator.get(f"/dashboards/{board}").text

@@ -76,7 +76,8 @@ class TileRunner:
         return outcomes
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Drop the queries not started yet and wait for the running ones, which use the warehouse."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
     def _forget(self, key: bytes, done: Future[QueryResult]) -> None:
         with self._lock:

@@ -114,14 +114,38 @@ DASHBOARDS: dict[str, tuple[str, Tiles]] = {
         "Self-hosted instances: which versions they run and what telemetry they send.",
         [
             (
+                "look",
+                "Instances by deployment type",
+                {"kind": "instances", "date_from": "-30d", "by": "deployment_type"},
+                "bar",
+                4,
+            ),
+            (
+                "look",
+                "Instances by version",
+                {"kind": "instances", "date_from": "-30d", "by": "version"},
+                "bar",
+                4,
+            ),
+            (
+                "look",
+                "Versions behind the newest release",
+                {"kind": "instances", "date_from": "-30d", "by": "versions_behind"},
+                "bar",
+                4,
+            ),
+            (
+                "look",
+                "Telemetry status",
+                {"kind": "instances", "date_from": "-30d", "by": "telemetry_status"},
+                "bar",
+                6,
+            ),
+            (
                 "text",
-                "### Instances by deployment type, version and telemetry status\n\n"
-                "Those come from the instances' pings, which Sextant keeps in the `instances` table rather than as "
-                "events, so no insight kind draws them yet. List them with `sextant instances list` or "
-                "`GET /api/v1/instances` (deployment type, version, versions behind, and telemetry status: "
-                "none, critical, full, full+events).\n\n"
-                "The tiles here show what the insight engine can: instances whose users' events reach Sextant "
-                "(*full+events* telemetry), counted by the `instance` group.",
+                "**Telemetry status**: *none* for instances known from a license that never pinged, *critical* or "
+                "*full* from their pings, *full+events* when their users' events reach Sextant (counted by the "
+                "`instance` group below). Every instance: `sextant instances list` or `GET /api/v1/instances`.",
             ),
             (
                 "look",

@@ -32,6 +32,7 @@ RUNNERS: dict[str, str] = {
     "active_users": "sextant.insights.active_users:ActiveUsersRunner",
     "persons": "sextant.insights.persons:PersonsRunner",
     "paths": "sextant.insights.paths:PathsRunner",
+    "instances": "sextant.insights.instances:InstancesRunner",
 }
 
 

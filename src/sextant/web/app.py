@@ -50,6 +50,9 @@ def create_app(workspace: Workspace, local_token: str | None = None) -> FastAPI:
         try:
             yield
         finally:
+            tile_runner = getattr(app.state, "tile_runner", None)  # made by the first dashboard or look
+            if tile_runner is not None:
+                tile_runner.close()
             state.pipeline.stop()
 
     # The API reference is served by api_docs_routes, behind sign-in.

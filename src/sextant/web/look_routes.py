@@ -22,6 +22,7 @@ from sextant.content.results import TileQuery, TileRunner, csv_chunks, result_ro
 from sextant.errors import QueryError, SextantError
 from sextant.insights.runner import QueryResult
 from sextant.metadata.models import Folder
+from sextant.web import builder_forms
 from sextant.web.charts import chart_spec
 from sextant.web.state import ServerState
 from sextant.web.templating import page_router, redirect, render
@@ -42,8 +43,11 @@ def runner_of(request: Request) -> TileRunner:
     return runner
 
 
-def explore_url(query: TileQuery, *, look_id: int | None = None, dashboard_id: int | None = None) -> str:
-    """The insight builder opened on a query, as a temporary copy: nothing is saved until someone saves."""
+def explore_url(query: TileQuery, *, look_id: int | None = None, dashboard_id: int | None = None) -> str | None:
+    """The insight builder opened on a query, as a temporary copy: nothing is saved until someone saves.
+    None for kinds the builder has no page for (instances)."""
+    if query.spec["kind"] not in builder_forms.KINDS:
+        return None
     params: dict[str, Any] = {"spec": orjson.dumps(query.spec).decode()}
     if query.chart:
         params["chart"] = query.chart

@@ -8,7 +8,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sextant.errors import QueryError
-from sextant.web.charts import active_users, funnel, lifecycle, paths, retention, segmentation, stickiness
+from sextant.web.charts import (
+    active_users,
+    funnel,
+    instances,
+    lifecycle,
+    paths,
+    retention,
+    segmentation,
+    stickiness,
+)
 from sextant.web.charts.base import CONFIG, SCHEMA, Chart, KindCharts, Result, Spec
 
 __all__ = ["CHART_TYPES", "KINDS", "ChartChoice", "chart_spec", "chart_types"]
@@ -23,6 +32,7 @@ KINDS: dict[str, KindCharts] = {
     "lifecycle": lifecycle.CHARTS,
     "active_users": active_users.CHARTS,
     "paths": paths.CHARTS,
+    "instances": instances.CHARTS,
 }
 
 
