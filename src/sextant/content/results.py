@@ -90,16 +90,26 @@ def result_rows(result: QueryResult) -> list[dict[str, Any]]:
     return runner_class(result.kind).rows(result.result)
 
 
-def csv_chunks(rows: list[dict[str, Any]]) -> Iterator[str]:
-    """Rows as CSV text, a chunk per thousand rows; the columns are every key, in order of appearance."""
+def csv_chunks(rows: list[dict[str, Any]], batch: int = 1000) -> Iterator[str]:
+    """Rows as CSV text with a header row, a chunk per `batch` rows; the columns are every key, in order of
+    appearance (rows of a breakdown may differ). Numbers stay in full, lists and objects become JSON."""
     columns = list(dict.fromkeys(name for row in rows for name in row))
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns)
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\r\n")
     writer.writeheader()
-    for start in range(0, len(rows), 1000):
-        writer.writerows(rows[start : start + 1000])
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
+    for number, row in enumerate(rows, 1):
+        writer.writerow({key: _csv_value(value) for key, value in row.items()})
+        if number % batch == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
     if buffer.getvalue():
         yield buffer.getvalue()
+
+
+def _csv_value(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | dict):
+        return orjson.dumps(value).decode()
+    return value

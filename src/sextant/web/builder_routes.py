@@ -5,10 +5,7 @@ queries (Creator or Admin)."""
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -23,6 +20,7 @@ from sextant.auth.dependencies import accounts_of, require
 from sextant.auth.errors import NotFound
 from sextant.auth.folders import visible_folders
 from sextant.auth.permissions import Action, Principal, can_edit
+from sextant.content.results import csv_chunks
 from sextant.errors import QueryError
 from sextant.insights.runner import QueryResult, runner_class
 from sextant.web import builder_forms as forms
@@ -77,7 +75,7 @@ async def download_csv(request: Request, kind: str, user: Builder, spec: str = "
     rows = runner_class(kind).rows(result.result)
     filename = f"sextant-{kind}-{result.date_from:%Y%m%d}-{result.date_to:%Y%m%d}.csv"
     return StreamingResponse(
-        csv_lines(rows),
+        csv_chunks(rows),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
     )
@@ -97,20 +95,6 @@ def builder_url(
 def columns_of(rows: list[dict[str, Any]]) -> list[str]:
     """Every key of the rows, in the order they first appear (rows of a breakdown may differ)."""
     return list(dict.fromkeys(key for row in rows for key in row))
-
-
-def csv_lines(rows: list[dict[str, Any]], batch: int = 500) -> Iterator[str]:
-    """The rows as CSV with a header row, in chunks of `batch` rows."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns_of(rows), extrasaction="ignore", lineterminator="\r\n")
-    writer.writeheader()
-    for number, row in enumerate(rows, 1):
-        writer.writerow({key: _csv_value(value) for key, value in row.items()})
-        if number % batch == 0:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
 
 
 @dataclass
@@ -259,10 +243,3 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _csv_value(value: Any) -> Any:
-    """A value as CSV holds it: numbers in full, lists and objects as JSON."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list | dict):
-        return orjson.dumps(value).decode()
-    return value
