@@ -57,8 +57,8 @@ GRID: dict[tuple[str, str], str | frozenset[Role]] = {
     ("GET", "/api/v1/cohorts/{cohort}/persons"): EVERYONE,
     ("DELETE", "/api/v1/cohorts/{cohort}"): CREATORS,
     ("GET", "/api/v1/instances"): EVERYONE,
-    ("PUT", "/api/v1/instances/{site_id}"): EVERYONE,
-    ("POST", "/api/v1/instances/links"): EVERYONE,
+    ("PUT", "/api/v1/instances/{site_id}"): ADMINS,
+    ("POST", "/api/v1/instances/links"): ADMINS,
     # session and account pages
     ("GET", "/"): EVERYONE,
     ("POST", "/sign-out"): EVERYONE,

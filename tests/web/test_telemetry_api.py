@@ -7,8 +7,9 @@ import json
 
 import httpx
 
+from sextant.auth import audit, users
 from sextant.auth.keys import create_key
-from sextant.metadata.models import KeyKind
+from sextant.metadata.models import KeyKind, Role
 from sextant.workspace import Workspace
 from tests.conftest import T0, LiveServer, journeys_for, stored_rows
 
@@ -53,7 +54,10 @@ def test_update_check_answers_204_when_current_and_200_with_the_newest(workspace
 def test_status_by_account_and_critical_instances_store_only_critical_fields(
     live_server: LiveServer, workspace: Workspace, ingest_key: str
 ) -> None:
-    reader = create_key(workspace.metadata, KeyKind.PERSONAL, "admin").secret
+    admin_user = users.create_user(
+        workspace.metadata, "ada@example.com", "a long password", actor=audit.COMMAND_LINE, role=Role.ADMIN
+    )
+    reader = create_key(workspace.metadata, KeyKind.PERSONAL, "admin", user_id=admin_user.id).secret
     admin = {"Authorization": f"Bearer {reader}"}
     links = {
         "links": {

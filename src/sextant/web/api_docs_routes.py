@@ -20,7 +20,15 @@ async def openapi_schema(request: Request, user: CurrentUser) -> JSONResponse:
 
 @pages.get("/api/docs")
 async def api_docs(user: CurrentUser) -> HTMLResponse:
-    return get_swagger_ui_html(openapi_url="/openapi.json", title="Sextant API")
+    # Swagger UI is vendored (static/vendor/swagger.md): installations may have no internet.
+    return get_swagger_ui_html(
+        openapi_url="/openapi.json",
+        title="Sextant API",
+        swagger_js_url="/static/vendor/swagger-ui-bundle.js",
+        swagger_css_url="/static/vendor/swagger-ui.css",
+        swagger_favicon_url="/static/favicon.svg",
+        swagger_ui_parameters={"validatorUrl": None},
+    )
 
 
 router.include_router(pages)

@@ -12,6 +12,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from sextant import instances
+from sextant.auth.dependencies import authorize
+from sextant.auth.permissions import Action
 from sextant.errors import IngestError
 from sextant.ingest import pings
 from sextant.ingest.normalize import Context
@@ -111,7 +113,9 @@ async def link_instances(links: InstanceLinks, request: Request) -> JSONResponse
 
 
 async def _store_links(request: Request, links: InstanceLinks) -> None:
-    state = reader_state(request)
+    # Which account an instance belongs to, and the telemetry agreed with it, are project settings.
+    authorize(request, Action.MANAGE_SETTINGS)
+    state: ServerState = request.app.state.sextant
     rows = instances.link_rows(
         state.workspace.project.name,
         [(site_id, link.account_id, link.telemetry_level) for site_id, link in links.links.items()],
