@@ -3,6 +3,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from sextant.auth import audit
 from sextant.auth.keys import create_key
 from sextant.errors import QueryError
 from sextant.ingest.store import EventStore
@@ -115,3 +116,10 @@ def test_cohorts_over_http(live_server: LiveServer, workspace: Workspace, store:
     assert httpx.get(f"{url}/{static['id']}", headers=headers).status_code == 400
     assert httpx.post(url, json={"name": "x", "definition": {"type": "telepathy"}}, headers=headers).status_code == 400
     assert httpx.get(url).status_code == 401
+    logged = [(entry.action, entry.target) for entry in audit.entries(workspace.metadata, action="cohort")]
+    vip = f"cohort:{static['id']}"
+    assert logged == [
+        ("cohort.delete", vip),
+        ("cohort.create", vip),
+        ("cohort.create", f"cohort:{created.json()['id']}"),
+    ]

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from sextant.auth import audit
 from sextant.auth.dependencies import require
 from sextant.auth.permissions import Action, Principal
 from sextant.errors import QueryError
@@ -36,6 +37,7 @@ async def create_cohort(request: Request, user: CanCreate) -> JSONResponse:
     if not isinstance(body, dict):
         raise QueryError("a cohort is a JSON object with a `name`")
     saved = await run_in_threadpool(state.insights.create_cohort, body)
+    _audit(state, user, "cohort.create", saved.id, name=saved.name)
     return JSONResponse(saved.as_json(), status_code=201)
 
 
@@ -67,4 +69,10 @@ async def cohort_persons(request: Request, cohort: int, user: CanView, limit: in
 async def delete_cohort(request: Request, cohort: int, user: CanCreate) -> Response:
     state = _state(request)
     await run_in_threadpool(state.insights.cohort_store().delete, cohort)
+    _audit(state, user, "cohort.delete", cohort)
     return Response(status_code=204)
+
+
+def _audit(state: ServerState, user: Principal, action: str, cohort: int, **detail: Any) -> None:
+    with state.workspace.metadata.begin() as session:
+        audit.record(session, user, action, f"cohort:{cohort}", **detail)
