@@ -77,21 +77,19 @@ class LifecycleRunner(QueryRunner):
             .where(exp.NEQ(this=exp.column("next_period"), expression=next_start.copy()))
             .group_by(next_start.copy())
         )
-        return {
-            "active": active.from_("flagged")
-            .group_by(exp.column("period"), status.copy())
-            .with_("flagged", as_=flagged),
-            "dormant": dormant.with_("flagged", as_=flagged.copy()),
-        }
+        # One query, so that the flagged periods are computed once for both parts.
+        both = exp.union(
+            active.from_("flagged").group_by(exp.column("period"), status.copy()), dormant, distinct=False
+        )
+        return {"lifecycle": exp.select("*").from_(both.subquery("counted")).with_("flagged", as_=flagged)}
 
     def shape(self, results: dict[str, pa.Table]) -> dict[str, Any]:
         labels = bucket_labels(self.dates, self.spec.interval)
         counts = {status: dict.fromkeys(labels, 0) for status in STATUSES}
-        for name in ("active", "dormant"):
-            for row in results[name].to_pylist():
-                period = label(row["period"])
-                if period in counts[row["status"]]:
-                    counts[row["status"]][period] += row["actors"]
+        for row in results["lifecycle"].to_pylist():
+            period = label(row["period"])
+            if period in counts[row["status"]]:
+                counts[row["status"]][period] += row["actors"]
         return {
             "interval": self.spec.interval,
             "labels": labels,
