@@ -13,8 +13,8 @@ from sextant import demo, instances, server
 from sextant.auth.keys import create_key
 from sextant.cli.app import app, console
 from sextant.cli.import_command import build_timelines, print_summary, run_import
+from sextant.demo import dashboards as demo_dashboards
 from sextant.demo.accounts import ensure_demo_users
-from sextant.demo.dashboards import create_demo_dashboards
 from sextant.errors import ConfigError
 from sextant.ingest.destinations import WarehouseDestination
 from sextant.ingest.importer import Preset
@@ -47,7 +47,7 @@ def demo_(
             raise ConfigError(f"{directory} exists and is not a Sextant project; choose another directory")
         workspace = build(directory, events, seed)
     people = ensure_demo_users(workspace.metadata)
-    boards = create_demo_dashboards(workspace.metadata)
+    boards = demo_dashboards.create_demo_dashboards(workspace.metadata)
     ingest_key = create_key(workspace.metadata, KeyKind.INGEST, "demo ingest key")
     api_key = create_key(workspace.metadata, KeyKind.PERSONAL, "demo API key", user_id=people[0].id)
     workspace.close()
@@ -74,26 +74,10 @@ def demo_(
 
 
 EXAMPLE_QUERIES = {
-    "signup-funnel.json": {
-        "kind": "funnel",
-        "date_from": "-30d",
-        "steps": [
-            {"event": "Viewed Sign Up"},
-            {"event": "Signed Up"},
-            {"event": "Search Submitted"},
-            {"event": "Search Result Clicked"},
-        ],
-        "window": {"value": 7, "unit": "day"},
-    },
-    "weekly-retention.json": {
-        "kind": "retention",
-        "date_from": "-8w",
-        "interval": "week",
-        "start": {"event": "Signed Up"},
-        "return": {"event": "Search Submitted"},
-        "start_type": "first_time",
-    },
-    "active-users.json": {"kind": "active_users", "date_from": "-90d"},
+    # The same questions as the demo dashboards' tiles.
+    "signup-funnel.json": demo_dashboards.SIGNUP_FUNNEL,
+    "weekly-retention.json": demo_dashboards.WEEKLY_RETENTION,
+    "active-users.json": demo_dashboards.ACTIVE_USERS,
     "searches-by-plan.json": {
         "kind": "segmentation",
         "date_from": "-30d",

@@ -94,8 +94,9 @@ class IngestPipeline:
         self._intakes: list[threading.Thread] = []
         self._writer: threading.Thread | None = None
         self.last_write_error: str | None = None
-        # Events stored since the last timeline build, and when the first of them was stored.
+        # Events stored since the last timeline build, and when the first of them was stored; the build's size.
         self._untimelined = 0
+        self._built_events = 0
         self._untimelined_since: float | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------------
@@ -259,7 +260,9 @@ class IngestPipeline:
     # -- writer ------------------------------------------------------------------------------------------
 
     def _writer_loop(self) -> None:
-        self._untimelined = timelines.pending_events(self.store.engine, self.project.name, self._latest_build())
+        latest = timelines.latest_build(self.store.engine, self.project.name)
+        self._built_events = latest.events if latest else 0
+        self._untimelined = timelines.pending_events(self.store.engine, self.project.name, latest)
         self._untimelined_since = time.monotonic() if self._untimelined else None
         stopping = False
         while not stopping:
@@ -294,14 +297,10 @@ class IngestPipeline:
             if items:
                 self._write(items)
 
-    def _latest_build(self) -> timelines.Build | None:
-        return timelines.latest_build(self.store.engine, self.project.name)
-
     def _build_timelines_if_due(self) -> None:
         if self._untimelined_since is None:
             return
-        latest = self._latest_build()
-        enough = max(self.settings.timeline_min_events, (latest.events if latest else 0) // 10)
+        enough = max(self.settings.timeline_min_events, self._built_events // 10)
         old = time.monotonic() - self._untimelined_since >= self.settings.timeline_max_age
         if self._untimelined < enough and not old:
             return
@@ -311,7 +310,7 @@ class IngestPipeline:
         except Exception:
             log.exception("building person timelines failed; queries read the events meanwhile")
             return
-        self._untimelined, self._untimelined_since = 0, None
+        self._untimelined, self._untimelined_since, self._built_events = 0, None, build.events
         log.info(
             "built person timelines",
             extra={"events": build.events, "seconds": round(time.perf_counter() - started, 3)},

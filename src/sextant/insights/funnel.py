@@ -24,7 +24,7 @@ from sextant.insights.buckets import EPOCH, bucket_labels, label, micros, start_
 from sextant.insights.runner import QueryRunner
 from sextant.insights.scan import NONE, OTHER
 from sextant.insights.spec import DateRange, EventSelector, InsightSpec, StrictModel
-from sextant.insights.timeline import person_order
+from sextant.insights.timeline import in_person_order
 
 MAX_STEPS = 30
 OTHER_CODE = -2
@@ -372,7 +372,7 @@ def _actor_order(
     if numbered < len(numbers):
         extra = _encoded(pc.fill_null(table.column("unmapped"), ""))[0]
         numbers = np.where(has_number, numbers, numbers.max(initial=0) + 1 + extra)
-    if not has_number[:numbered].all() or person_order(numbers[:numbered], times[:numbered]) is not None:
+    if not (has_number[:numbered].all() and in_person_order(numbers[:numbered], times[:numbered])):
         return _sorted_codes(numbers, times)
     if numbered == len(numbers):
         return numbers, None

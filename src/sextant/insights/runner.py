@@ -21,6 +21,7 @@ from sqlglot import exp
 from sextant.errors import QueryError
 from sextant.insights.scan import EventScan, Parameters, QueryContext
 from sextant.insights.spec import DateRange, InsightSpec, problems, resolve_dates
+from sextant.insights.timeline import TimelineLookup
 
 # kind -> "module:Class"
 RUNNERS: dict[str, str] = {
@@ -47,6 +48,7 @@ class QueryRunner(ABC):
         self.context = context
         self.dates = dates
         self.parameters = Parameters()
+        self.timelines = TimelineLookup(context.engine, context.project, context.timezone)
 
     def scan(self) -> EventScan:
         return EventScan(
@@ -54,6 +56,7 @@ class QueryRunner(ABC):
             self.parameters,
             count_by=self.spec.count_by,
             person_properties=self.spec.person_properties,
+            timelines=self.timelines,
         )
 
     @abstractmethod

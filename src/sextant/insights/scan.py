@@ -17,7 +17,7 @@ from sqlglot import exp
 from sextant.errors import QueryError
 from sextant.ingest.tracking_plan import TrackingPlan, hidden_events, shown_event, shown_value
 from sextant.insights.spec import Breakdown, CohortFilter, DateRange, Filter, FilterGroup, PropertyFilter
-from sextant.insights.timeline import TimelineView, current_view
+from sextant.insights.timeline import TimelineLookup, TimelineView
 from sextant.warehouse import state
 from sextant.warehouse.engine import Engine
 
@@ -84,10 +84,20 @@ def stored_names(plan: TrackingPlan, shown: str) -> list[str]:
 class EventScan:
     """Builds SELECTs over `events AS e`, joined on demand to the person map, current persons and groups."""
 
-    def __init__(self, context: QueryContext, parameters: Parameters, *, count_by: str, person_properties: str):
+    def __init__(
+        self,
+        context: QueryContext,
+        parameters: Parameters,
+        *,
+        count_by: str,
+        person_properties: str,
+        timelines: TimelineLookup | None = None,
+    ):
         self.context = context
         self.engine = context.engine
         self.parameters = parameters
+        # Shared by the scans of one query, so that the warehouse is asked about timelines once.
+        self.timelines = timelines or TimelineLookup(context.engine, context.project, context.timezone)
         self.count_by = count_by
         self.person_properties = person_properties
         self._group_joins: set[str] = set()
@@ -258,7 +268,7 @@ class EventScan:
         filters or the actor need more than timelines hold)."""
         if self.count_by != "persons" or self.context.access_filters:
             return None
-        return current_view(self.engine, self.context.project, self.context.timezone)
+        return self.timelines.view()
 
     def timeline_select(
         self, *columns: exp.Expr, view: TimelineView, dates: DateRange, where: Sequence[exp.Expr | None] = ()

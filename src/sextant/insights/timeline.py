@@ -31,6 +31,21 @@ class TimelineView:
         return self.recent_ids.num_rows == 0
 
 
+class TimelineLookup:
+    """The timeline view of one query: every scan of the query asks for it, the warehouse is asked once."""
+
+    def __init__(self, engine: Engine, project: str, timezone: str) -> None:
+        self.engine, self.project, self.timezone = engine, project, timezone
+        self._looked_up = False
+        self._view: TimelineView | None = None
+
+    def view(self) -> TimelineView | None:
+        if not self._looked_up:
+            self._view = current_view(self.engine, self.project, self.timezone)
+            self._looked_up = True
+        return self._view
+
+
 def current_view(engine: Engine, project: str, timezone: str) -> TimelineView | None:
     """How to read the project's timelines now; None when there is no build for the project's timezone."""
     build = timelines.latest_build(engine, project)
@@ -122,15 +137,17 @@ def _project() -> exp.Placeholder:
     return exp.Placeholder(this="project")
 
 
+def in_person_order(codes: npt.NDArray[np.int64], times: npt.NDArray[Any]) -> bool:
+    """Whether rows are grouped by ascending person code and sorted by time within each person, as timelines
+    give them."""
+    same = codes[:-1] == codes[1:]
+    return not (codes[:-1] > codes[1:]).any() and not (same & (times[:-1] > times[1:])).any()
+
+
 def person_order(codes: npt.NDArray[np.int64], times: npt.NDArray[Any]) -> npt.NDArray[np.int64] | None:
     """The order that groups rows by person code and sorts each person's rows by time; None when the rows
-    are in it already, as timelines give them."""
-    if len(codes) < 2:
-        return None
-    same = codes[:-1] == codes[1:]
-    if not (codes[:-1] > codes[1:]).any() and not (same & (times[:-1] > times[1:])).any():
-        return None
-    return np.lexsort((times, codes))
+    are in it already."""
+    return None if in_person_order(codes, times) else np.lexsort((times, codes))
 
 
 def numbered_below_zero(recent: exp.Select, *columns: str) -> exp.Select:
