@@ -295,6 +295,45 @@ def test_duplicate_copies_tiles_and_filters_and_moving_a_copys_tile_leaves_the_o
     assert [(tile.x, tile.y, tile.w, tile.h) for tile in unchanged] == [(0, 0, 6, 4), (0, 4, 12, 2)]
 
 
+def test_a_tile_dragged_to_a_cell_or_a_size_pushes_the_tiles_it_would_cover(site: AccountsApp) -> None:
+    creator = site.client(Role.CREATOR)
+    board = create_dashboard(creator)
+    add_look(creator, board, create_look(creator, FUNNEL))
+    creator.post_form(f"/dashboards/{board}/tiles", {"kind": "text", "text": "# Notes"})
+    look_tile, text_tile = tile_ids(creator.get(f"/dashboards/{board}").text)
+
+    def layout() -> dict[int, tuple[int, int, int, int]]:
+        tiles_now = dashboards.get_dashboard(site.workspace.metadata, board, "t").tiles
+        return {tile.id: (tile.x, tile.y, tile.w, tile.h) for tile in tiles_now}
+
+    assert layout() == {look_tile: (0, 0, 6, 4), text_tile: (0, 4, 12, 2)}
+    # Narrowed to 4 columns and 3 rows, then dropped next to the look.
+    resize = f"/dashboards/{board}/tiles/{text_tile}/resize"
+    resized = creator.post_form(resize, {"w": 4, "h": 3}, follow_redirects=False)
+    assert resized.status_code == 303
+    assert layout() == {look_tile: (0, 0, 6, 4), text_tile: (0, 4, 4, 3)}
+    creator.post_form(f"/dashboards/{board}/tiles/{text_tile}/move", {"x": 7, "y": 0})
+    assert layout() == {look_tile: (0, 0, 6, 4), text_tile: (7, 0, 4, 3)}
+    # Onto the look: the look goes down below it. Sizes past the grid are clamped into it.
+    creator.post_form(f"/dashboards/{board}/tiles/{text_tile}/move", {"x": 2, "y": 0})
+    assert layout() == {look_tile: (0, 3, 6, 4), text_tile: (2, 0, 4, 3)}
+    creator.post_form(f"/dashboards/{board}/tiles/{look_tile}/resize", {"w": 20})
+    assert layout() == {look_tile: (0, 3, 12, 4), text_tile: (2, 0, 4, 3)}
+    nowhere = creator.post_form(f"/dashboards/{board}/tiles/{look_tile}/move", {"x": 3})
+    assert nowhere.status_code == 400 and "a direction, or a column x and a row y" in nowhere.text
+    assert layout() == {look_tile: (0, 3, 12, 4), text_tile: (2, 0, 4, 3)}
+    # Another Creator's personal dashboard stays out of reach by dragging too.
+    private = dashboards.create_dashboard(
+        site.workspace.metadata, name="Mine", folder_id=_personal_folder(site, Role.ADMIN), actor="test"
+    )
+    mine = tiles.add_text_tile(site.workspace.metadata, private.id, "hi", "test")
+    for action, data in (("move", {"x": 3, "y": 0}), ("resize", {"w": 3, "h": 3})):
+        refused = creator.post_form(f"/dashboards/{private.id}/tiles/{mine.id}/{action}", data)
+        assert refused.status_code == 403, action
+    logged = [entry.action for entry in audit.entries(site.workspace.metadata) if entry.target == f"dashboard:{board}"]
+    assert logged.count("tile.resize") == 2 and logged.count("tile.move") == 2
+
+
 def test_auto_refresh_reloads_tiles_and_deleting_a_dashboard_keeps_its_looks(site: AccountsApp) -> None:
     creator = site.client(Role.CREATOR)
     look = create_look(creator, FUNNEL)

@@ -108,17 +108,32 @@ def resize_tile(
 
 
 def place_tile(
-    sessions: sessionmaker[Session], dashboard_id: int, tile_id: int, actor: Actor, *, x: int, y: int, w: int, h: int
+    sessions: sessionmaker[Session],
+    dashboard_id: int,
+    tile_id: int,
+    actor: Actor,
+    *,
+    x: int | None = None,
+    y: int | None = None,
+    w: int | None = None,
+    h: int | None = None,
 ) -> Tile:
-    """Put a tile at a position and size (as dragging it would)."""
-    return _rearrange(
-        sessions,
-        dashboard_id,
-        tile_id,
-        actor,
-        "tile.move",
-        lambda boxes: layout.place(boxes, layout.Box(tile_id, x, y, w, h)),
-    )
+    """Put a tile at a position and size (as dragging it would); what is not given stays as it was. Only
+    a new size is audited as a resize."""
+
+    def change(boxes: list[layout.Box]) -> list[layout.Box]:
+        now = next(box for box in boxes if box.id == tile_id)
+        wanted = layout.Box(
+            tile_id,
+            now.x if x is None else x,
+            now.y if y is None else y,
+            now.w if w is None else w,
+            now.h if h is None else h,
+        )
+        return layout.place(boxes, wanted)
+
+    action = "tile.resize" if x is None and y is None else "tile.move"
+    return _rearrange(sessions, dashboard_id, tile_id, actor, action, change)
 
 
 def _rearrange(

@@ -99,7 +99,7 @@ async def dashboard_page(request: Request, dashboard_id: int, user: Viewer, edit
     runner = runner_of(request)
     for view in views:  # start every query now; the tiles' own requests pick up the runs
         if view.query is not None:
-            runner.submit(view.query.spec)
+            runner.submit(view.query.spec, user.access_filters)
     context: dict[str, Any] = {
         "section": "dashboards",
         "dashboard": dashboard,
@@ -131,7 +131,7 @@ async def tile_body(request: Request, dashboard_id: int, tile_id: int, user: Vie
     context: dict[str, Any] = {"tile": view}
     if view.query is not None:
         try:
-            result = await run_in_threadpool(runner_of(request).result, view.query.spec)
+            result = await run_in_threadpool(runner_of(request).result, view.query.spec, user.access_filters)
             height = max(120, view.tile.h * ROW_PIXELS - 150)
             context["view"] = result_view(view.query, result, title=view.title, height=height)
         except SextantError as error:
@@ -145,7 +145,7 @@ async def download_tile(request: Request, dashboard_id: int, tile_id: int, user:
     view, _ = await _tile_for(request, dashboard_id, tile_id, user)
     if view.query is None:
         raise NotFound("this tile has no query to download (a text tile, or a look not shared with you)")
-    result = await run_in_threadpool(runner_of(request).result, view.query.spec)
+    result = await run_in_threadpool(runner_of(request).result, view.query.spec, user.access_filters)
     return csv_response(result, view.title)
 
 
@@ -250,10 +250,18 @@ async def move_tile(
     dashboard_id: int,
     tile_id: int,
     user: Creator,
-    direction: Annotated[Literal["up", "down", "left", "right"], Form()],
+    direction: Annotated[Literal["up", "down", "left", "right"] | None, Form()] = None,
+    x: Annotated[int | None, Form()] = None,
+    y: Annotated[int | None, Form()] = None,
 ) -> Response:
+    """One cell in `direction` (the buttons), or to column `x` and row `y` (dragging, in dashboard.js)."""
     metadata = accounts_of(request).metadata
-    await run_in_threadpool(tiles.move_tile, metadata, dashboard_id, tile_id, direction, user)
+    if direction is not None:
+        await run_in_threadpool(tiles.move_tile, metadata, dashboard_id, tile_id, direction, user)
+    elif x is not None and y is not None:
+        await run_in_threadpool(lambda: tiles.place_tile(metadata, dashboard_id, tile_id, user, x=x, y=y))
+    else:
+        raise ContentError("say where to move the tile: a direction, or a column x and a row y")
     return _back(request, dashboard_id)
 
 
@@ -265,10 +273,16 @@ async def resize_tile(
     user: Creator,
     width: Annotated[int, Form()] = 0,
     height: Annotated[int, Form()] = 0,
+    w: Annotated[int | None, Form()] = None,
+    h: Annotated[int | None, Form()] = None,
 ) -> Response:
-    """`width` and `height` are changes in columns and rows (such as 1 or -1)."""
+    """`width` and `height` are changes in columns and rows (such as 1 or -1, the buttons); `w` and `h` are
+    a new size in columns and rows (dragging, in dashboard.js)."""
     metadata = accounts_of(request).metadata
-    await run_in_threadpool(tiles.resize_tile, metadata, dashboard_id, tile_id, width, height, user)
+    if w is not None or h is not None:
+        await run_in_threadpool(lambda: tiles.place_tile(metadata, dashboard_id, tile_id, user, w=w, h=h))
+    else:
+        await run_in_threadpool(tiles.resize_tile, metadata, dashboard_id, tile_id, width, height, user)
     return _back(request, dashboard_id)
 
 
