@@ -85,6 +85,8 @@ GRID: dict[tuple[str, str], str | frozenset[Role]] = {
     ("POST", "/admin/groups/{group_id}/members"): ADMINS,
     ("POST", "/admin/groups/{group_id}/members/{user_id}/remove"): ADMINS,
     ("POST", "/admin/groups/{group_id}/delete"): ADMINS,
+    ("POST", "/admin/groups/{group_id}/access-filters"): ADMINS,
+    ("POST", "/admin/groups/{group_id}/access-filters/{filter_id}/remove"): ADMINS,
     ("GET", "/admin/folders"): ADMINS,
     ("POST", "/admin/folders"): ADMINS,
     ("GET", "/admin/folders/{folder_id}"): ADMINS,

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sextant.auth import audit
 from sextant.auth.errors import AccountError, NotFound
 from sextant.auth.permissions import Principal
-from sextant.metadata.models import FolderGrant, Group, GroupMember, User
+from sextant.metadata.models import AccessFilter, FolderGrant, Group, GroupMember, User
 
 
 @dataclass(frozen=True)
@@ -42,11 +42,13 @@ def create_group(sessions: sessionmaker[Session], name: str, *, actor: Principal
 
 
 def delete_group(sessions: sessionmaker[Session], group_id: int, *, actor: Principal | str) -> None:
-    """Deleting a group also removes its folder grants: its members lose what only it gave them."""
+    """Deleting a group also removes its folder grants and its access filters: its members lose what only it
+    gave them, and see the rows only it hid from them."""
     with sessions.begin() as session:
         group = _editable(session, group_id)
         audit.record(session, actor, "group.delete", f"group:{group.id}", name=group.name)
         session.execute(delete(FolderGrant).where(FolderGrant.group_id == group_id))
+        session.execute(delete(AccessFilter).where(AccessFilter.group_id == group_id))
         session.execute(delete(GroupMember).where(GroupMember.group_id == group_id))
         session.delete(group)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from sextant.insights.spec import Filter
 from sextant.metadata.models import Access, Folder, FolderKind, Role
 
 
@@ -50,7 +51,8 @@ class AuthenticatedBy(enum.Enum):
 @dataclass(frozen=True)
 class Principal:
     """Who a request acts as. `user_id` is None for the CLI's local token and for personal keys made before
-    users existed (they act as a Creator)."""
+    users existed (they act as a Creator). `access_filters` are the row-level filters that every query of
+    the principal runs under (`sextant.auth.access`); none for the CLI and for keys without a user."""
 
     user_id: int | None
     email: str
@@ -58,6 +60,7 @@ class Principal:
     role: Role
     group_ids: frozenset[int]
     authenticated_by: AuthenticatedBy
+    access_filters: tuple[Filter, ...] = ()
 
     def can(self, action: Action) -> bool:
         return allowed(self.role, action)

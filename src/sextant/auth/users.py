@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from sextant.auth import audit
+from sextant.auth.access import effective_filters
 from sextant.auth.errors import AccountError, NotFound
 from sextant.auth.passwords import hash_password, needs_rehash, password_problem, verify_password
 from sextant.auth.permissions import AuthenticatedBy, Principal
@@ -143,8 +144,9 @@ def reset_password(sessions: sessionmaker[Session], user_id: int, password: str,
 
 def principal_for(sessions: sessionmaker[Session], user: User, authenticated_by: AuthenticatedBy) -> Principal:
     with sessions() as session:
-        groups = session.scalars(select(GroupMember.group_id).where(GroupMember.user_id == user.id))
-        return Principal(user.id, user.email, user.name, user.role, frozenset(groups), authenticated_by)
+        groups = frozenset(session.scalars(select(GroupMember.group_id).where(GroupMember.user_id == user.id)))
+        filters = effective_filters(session, user.id)
+        return Principal(user.id, user.email, user.name, user.role, groups, authenticated_by, filters)
 
 
 def _load(session: Session, user_id: int) -> User:

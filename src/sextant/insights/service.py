@@ -53,15 +53,26 @@ class Insights:
             members = persons_of(self.query(request.from_query, access_filters=access_filters).result)
         return self.cohort_store().create(request.name, request.definition, members)
 
-    def cohort_persons(self, cohort: int, *, limit: int = 1000, now: dt.datetime | None = None) -> list[str]:
-        """The ids of the persons in a cohort now (for a dynamic one, as its definition evaluates now)."""
+    def cohort_persons(
+        self,
+        cohort: int,
+        *,
+        limit: int = 1000,
+        now: dt.datetime | None = None,
+        access_filters: Sequence[Filter] = (),
+    ) -> list[str]:
+        """The ids of the persons in a cohort now (for a dynamic one, as its definition evaluates now). With
+        access filters, only persons with an event that passes them: a static cohort lists persons that the
+        caller may not otherwise see."""
         self.cohort_store()  # says what is missing when there are no cohorts
-        context = self._context((), now)
+        context = self._context(access_filters, now)
         assert context.cohorts is not None
         parameters = Parameters()
         scan = EventScan(context, parameters, count_by="persons", person_properties="as_of_event")
         members = context.cohorts.members(cohort, scan)
         query = exp.select("person_id").distinct().from_(members.subquery("members")).order_by("person_id").limit(limit)
+        if access_filters:
+            query = query.where(exp.column("person_id").isin(query=scan.select(scan.person(), dates=None)))
         return [str(row["person_id"]) for row in execute(context, query, parameters).to_pylist()]
 
     def cohort_store(self) -> CohortStore:

@@ -100,6 +100,19 @@ class GroupMember(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
 
 
+class AccessFilter(Base):
+    """A row-level access filter of a group: its members' queries read only the rows that pass it
+    (`sextant.auth.access` combines a user's filters)."""
+
+    __tablename__ = "access_filters"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), index=True)
+    # JSON of an insight `Filter` (a property filter such as {"type": "person", "key": "plan", ...}).
+    filter: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
 class Folder(Base):
     __tablename__ = "folders"
 

@@ -59,7 +59,7 @@ async def builder_page(request: Request, kind: str, user: Builder) -> Response:
     if "spec" in parameters:
         try:
             view.spec = _spec_of(kind, parameters["spec"])
-            view.result = await run_in_threadpool(state.insights.query, view.spec)
+            view.result = await run_in_threadpool(state.insights.query, view.spec, access_filters=user.access_filters)
         except QueryError as error:
             view.error, status = error.message, error.status
     return await _builder_page(request, user, state, view, status)
@@ -71,7 +71,7 @@ async def download_csv(request: Request, kind: str, user: Builder, spec: str = "
     _check_kind(kind)
     state: ServerState = request.app.state.sextant
     parsed = _spec_of(kind, spec)
-    result = await run_in_threadpool(state.insights.query, parsed)
+    result = await run_in_threadpool(state.insights.query, parsed, access_filters=user.access_filters)
     rows = runner_class(kind).rows(result.result)
     filename = f"sextant-{kind}-{result.date_from:%Y%m%d}-{result.date_to:%Y%m%d}.csv"
     return StreamingResponse(

@@ -36,7 +36,7 @@ async def create_cohort(request: Request, user: CanCreate) -> JSONResponse:
         raise QueryError(f"the body is not JSON ({error})") from None
     if not isinstance(body, dict):
         raise QueryError("a cohort is a JSON object with a `name`")
-    saved = await run_in_threadpool(state.insights.create_cohort, body)
+    saved = await run_in_threadpool(state.insights.create_cohort, body, access_filters=user.access_filters)
     _audit(state, user, "cohort.create", saved.id, name=saved.name)
     return JSONResponse(saved.as_json(), status_code=201)
 
@@ -61,7 +61,9 @@ async def cohort_persons(request: Request, cohort: int, user: CanView, limit: in
     state = _state(request)
     if not 1 <= limit <= 100_000:
         raise QueryError("limit must be between 1 and 100000")
-    persons = await run_in_threadpool(lambda: state.insights.cohort_persons(cohort, limit=limit))
+    persons = await run_in_threadpool(
+        lambda: state.insights.cohort_persons(cohort, limit=limit, access_filters=user.access_filters)
+    )
     return JSONResponse({"cohort": cohort, "persons": persons})
 
 

@@ -148,7 +148,7 @@ async def look_page(request: Request, look_id: int, user: Viewer) -> Response:
         "spec_json": orjson.dumps(look.spec, option=orjson.OPT_INDENT_2).decode(),
     }
     try:
-        result = await run_in_threadpool(runner_of(request).result, query.spec)
+        result = await run_in_threadpool(runner_of(request).result, query.spec, user.access_filters)
         context["view"] = result_view(query, result, title=look.name)
     except SextantError as error:
         context["error"] = error.message
@@ -158,7 +158,7 @@ async def look_page(request: Request, look_id: int, user: Viewer) -> Response:
 @router.get("/looks/{look_id}/download.csv")
 async def download_look(request: Request, look_id: int, user: Downloader) -> Response:
     look = await run_in_threadpool(looks.get_look, accounts_of(request).metadata, look_id, user)
-    result = await run_in_threadpool(runner_of(request).result, look.spec)
+    result = await run_in_threadpool(runner_of(request).result, look.spec, user.access_filters)
     return csv_response(result, look.name)
 
 
