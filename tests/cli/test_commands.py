@@ -71,14 +71,17 @@ def test_import_prints_a_summary(tmp_path: Path) -> None:
     project = str(tmp_path / "p")
     runner.invoke(app, ["init", project])
     events = tmp_path / "events.ndjson"
+    (tmp_path / "p" / "tracking_plan.yaml").write_text("deny: [Debug]\n")
     events.write_text(
         '{"event": "a", "distinct_id": "u", "insert_id": "1"}\n{"event": "a"}\n'
-        '{"event": "a", "distinct_id": "u", "insert_id": "1"}\n'
+        '{"event": "a", "distinct_id": "u", "insert_id": "1"}\n{"event": "Debug", "distinct_id": "u"}\n'
     )
     result = runner.invoke(app, ["import", str(events), "-p", project], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
-    assert re.search(r"│\s*3\s*│\s*1\s*│\s*1\s*│\s*1\s*│", result.output)  # read, stored, duplicates, rejected
+    # read, stored, duplicates, denied, rejected
+    assert re.search(r"│\s*4\s*│\s*1\s*│\s*1\s*│\s*1\s*│\s*1\s*│", result.output)
     assert "one of distinct_id, user_id or device_id is required" in result.output
+    assert "event Debug is on the deny list" in result.output
 
 
 def test_demo_builds_a_project_through_the_import_path(tmp_path: Path) -> None:

@@ -12,8 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from sextant.cli.import_command import run_import
-from sextant.ingest.destinations import ServerDestination, WarehouseDestination
-from sextant.ingest.importer import FileFormat, Preset, count_rows, detect_format
+from sextant.ingest.destinations import Destination, ServerDestination, WarehouseDestination
+from sextant.ingest.importer import FileFormat, ImportSummary, Preset, count_rows, detect_format
 from sextant.ingest.store import EventStore
 from sextant.server import RunningServer
 from sextant.workspace import Workspace
@@ -168,3 +168,69 @@ def test_import_goes_through_a_running_server(tmp_path: Path, workspace: Workspa
             run_import([path], workspace.project, wrong)
     finally:
         server.stop()
+
+
+def import_each(
+    files: list[tuple[Path, Preset]], workspace: Workspace, destination: Destination
+) -> list[ImportSummary]:
+    return [run_import([path], workspace.project, destination, preset=preset) for path, preset in files]
+
+
+@pytest.mark.parametrize("through", ["warehouse", "server"])
+def test_summary_counts_pings_as_stored_and_denied_events_apart_from_duplicates(
+    tmp_path: Path, workspace: Workspace, through: str
+) -> None:
+    (workspace.project.directory / "tracking_plan.yaml").write_text("deny: [Debug Ping]\n")
+
+    def event(name: str, insert_id: str, minute: int = 0) -> str:
+        moment = (T0 + dt.timedelta(minutes=minute)).isoformat()
+        return orjson.dumps({"event": name, "distinct_id": "u", "insert_id": insert_id, "timestamp": moment}).decode()
+
+    earlier = write_ndjson(tmp_path / "earlier.ndjson", [event("Search", "e1"), event("Search", "e2", 1)])
+    events = write_ndjson(
+        tmp_path / "events.ndjson",
+        [
+            *(event("Search", f"g{number}", number) for number in range(1, 6)),  # 5 new events
+            event("Search", "e1"),  # 2 already imported
+            event("Search", "e2", 1),
+            event("Search", "g1", 1),  # 1 repeated within the file
+            event("DebugPing", "d1"),  # 3 denied, two of them sharing an insert_id
+            event("DebugPing", "d1"),
+            event("DebugPing", "d2"),
+            '{"event": "Search", "distinct_id": ',  # 2 invalid
+            '{"event": "Search"}',
+        ],
+    )
+    ping = {"version": "5.3.0", "deploy_type": "docker", "timestamp": "2024-05-06T09:00:00Z"}
+    instance_pings = write_ndjson(
+        tmp_path / "pings.ndjson",
+        [
+            orjson.dumps({**ping, "site_id": "site-1"}).decode(),  # 3 new pings
+            orjson.dumps({**ping, "site_id": "site-2"}).decode(),
+            orjson.dumps({**ping, "site_id": "site-1", "timestamp": "2024-05-06T09:30:00Z"}).decode(),
+            orjson.dumps({**ping, "site_id": "site-2"}).decode(),  # 1 sent twice
+            orjson.dumps({**ping, "site_id": "site-3", "version": None}).decode(),  # 1 invalid
+        ],
+    )
+    files = [(earlier, Preset.NATIVE), (events, Preset.NATIVE), (instance_pings, Preset.PINGS)]
+    server = LiveServer(workspace) if through == "server" else None
+    try:
+        destination: Destination = (
+            ServerDestination(RunningServer(server.url, server.app.state.sextant.local_token, 0))
+            if server
+            else WarehouseDestination(EventStore(workspace.project, workspace.warehouse))
+        )
+        summaries = import_each(files, workspace, destination)
+        reader = workspace.warehouse.cursor()
+        stored_rows = [
+            reader.execute(f"SELECT count(*) AS n FROM {table}").to_pylist()[0]["n"] for table in ("events", "pings")
+        ]
+    finally:
+        if server:
+            server.stop()
+    counts = [(s.read, s.stored, s.duplicates, s.denied, s.rejected) for s in summaries]
+    assert counts == [(2, 2, 0, 0, 0), (13, 5, 3, 3, 2), (5, 3, 1, 0, 1)]
+    assert summaries[1].denied_reasons == {"event DebugPing is on the deny list": 3}
+    assert sorted(field for field, _ in summaries[1].reasons) == ["(event)", "distinct_id"]
+    assert [field for field, _ in summaries[2].reasons] == ["(ping)"]
+    assert stored_rows == [7, 3]

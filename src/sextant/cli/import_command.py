@@ -103,17 +103,21 @@ def run_import(
                 summary.read += chunk.rows_read
                 summary.add_rejections(path, chunk.rejected)
                 if chunk.events.num_rows:
-                    stored, duplicates = destination.write(chunk.events)
-                    summary.stored += stored
-                    summary.duplicates += duplicates
+                    summary.add_written(chunk.events, destination.write(chunk.events))
                 progress.advance(task, chunk.rows_read)
     return summary
 
 
 def print_summary(summary: ImportSummary) -> None:
-    table = Table("read", "stored", "duplicates skipped", "rejected", title="Import")
-    table.add_row(*(f"{value:,}" for value in (summary.read, summary.stored, summary.duplicates, summary.rejected)))
+    table = Table("read", "stored", "duplicates skipped", "denied", "rejected", title="Import")
+    counts = (summary.read, summary.stored, summary.duplicates, summary.denied, summary.rejected)
+    table.add_row(*(f"{value:,}" for value in counts))
     console.print(table)
+    if summary.denied_reasons:
+        denied = Table("reason", "events", title="Denied by the tracking plan (not stored)")
+        for reason, count in sorted(summary.denied_reasons.items(), key=lambda item: -item[1])[:20]:
+            denied.add_row(reason, f"{count:,}")
+        console.print(denied)
     if summary.reasons:
         reasons = Table("field", "reason", "events", "first at", title="Rejected events")
         ranked = sorted(summary.reasons.items(), key=lambda item: -item[1][0])

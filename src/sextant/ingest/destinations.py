@@ -10,7 +10,7 @@ import httpx
 import pyarrow as pa
 
 from sextant.errors import IngestError
-from sextant.ingest.store import EventStore
+from sextant.ingest.store import EventStore, WriteCounts
 from sextant.server import RunningServer
 
 # Rows per request to a running server: large enough to be efficient, small enough to keep it responsive.
@@ -18,8 +18,8 @@ SERVER_BATCH_ROWS = 100_000
 
 
 class Destination(Protocol):
-    def write(self, events: pa.Table) -> tuple[int, int]:
-        """Store normalized events; returns (stored, duplicates)."""
+    def write(self, events: pa.Table) -> WriteCounts:
+        """Store normalized events; returns how many were stored, duplicates and denied."""
         ...
 
 
@@ -27,9 +27,8 @@ class WarehouseDestination:
     def __init__(self, store: EventStore) -> None:
         self.store = store
 
-    def write(self, events: pa.Table) -> tuple[int, int]:
-        result = self.store.write(events)
-        return result.stored, result.duplicates
+    def write(self, events: pa.Table) -> WriteCounts:
+        return self.store.write(events).part(0, events.num_rows)
 
 
 class ServerDestination:
@@ -39,13 +38,15 @@ class ServerDestination:
             base_url=server.url, headers={"Authorization": f"Bearer {server.local_token}"}, timeout=600
         )
 
-    def write(self, events: pa.Table) -> tuple[int, int]:
-        stored = duplicates = 0
+    def write(self, events: pa.Table) -> WriteCounts:
+        stored = duplicates = denied = 0
         for offset in range(0, events.num_rows, SERVER_BATCH_ROWS):
             part = self._send(events.slice(offset, SERVER_BATCH_ROWS))
             stored += part["stored"]
             duplicates += part["duplicates"]
-        return stored, duplicates
+            # Every accepted row is stored, a duplicate or denied; the server names the first two.
+            denied += part["accepted"] - part["stored"] - part["duplicates"]
+        return WriteCounts(stored, duplicates, denied)
 
     def _send(self, events: pa.Table) -> dict[str, int]:
         sink = pa.BufferOutputStream()

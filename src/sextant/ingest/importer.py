@@ -23,6 +23,7 @@ from sqlglot import exp
 from sextant.errors import IngestError
 from sextant.ingest import normalize, pings, scratch, tracking_plan
 from sextant.ingest.fields import FieldSource
+from sextant.ingest.store import WriteCounts
 from sextant.project import ProjectConfig
 
 CHUNK_ROWS = 500_000
@@ -62,11 +63,22 @@ class Chunk:
 @dataclass
 class ImportSummary:
     read: int = 0
-    stored: int = 0
+    stored: int = 0  # events and pings
     duplicates: int = 0
+    denied: int = 0
     rejected: int = 0
     # (field, reason) -> (count, first row) for the report
     reasons: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)
+    # why events were denied (the tracking plan's warning, naming the event) -> count
+    denied_reasons: dict[str, int] = field(default_factory=dict)
+
+    def add_written(self, events: pa.Table, written: WriteCounts) -> None:
+        self.stored += written.stored
+        self.duplicates += written.duplicates
+        self.denied += written.denied
+        if written.denied:
+            for row in tracking_plan.denied_reasons(events.column("warnings")).to_pylist():
+                self.denied_reasons[row["reason"]] = self.denied_reasons.get(row["reason"], 0) + row["events"]
 
     def add_rejections(self, path: Path, rejected: pa.Table) -> None:
         self.rejected += rejected.num_rows

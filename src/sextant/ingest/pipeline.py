@@ -24,7 +24,7 @@ from sextant.errors import Overloaded
 from sextant.ingest import normalize, tracking_plan
 from sextant.ingest.normalize import Context, Rejection
 from sextant.ingest.spool import Spool
-from sextant.ingest.store import EventStore, WriteResult
+from sextant.ingest.store import EventStore, WriteCounts
 from sextant.project import Project
 from sextant.warehouse import timelines
 from sextant.warehouse.engine import Engine
@@ -40,14 +40,14 @@ class IntakeResult:
     accepted: int
     rejections: list[Rejection] = field(default_factory=list)
     # For normalized submissions: resolves once the events are in the warehouse, with what was stored.
-    written: Future[WriteResult] | None = None
+    written: Future[WriteCounts] | None = None
 
 
 @dataclass
 class _Waiter:
     """A submission waiting for its rows [start, end) of a spool record to be written."""
 
-    future: Future[WriteResult]
+    future: Future[WriteCounts]
     start: int
     end: int
 
@@ -344,8 +344,8 @@ class IngestPipeline:
         self.last_write_error = None
         metrics.WRITE_SECONDS.observe(time.perf_counter() - started)
         metrics.EVENTS_STORED.inc(result.stored)
-        if result.stored:
-            self._untimelined += result.stored
+        if result.stored > result.pings:  # pings are not events, and have no timelines
+            self._untimelined += result.stored - result.pings
             self._untimelined_since = self._untimelined_since or time.monotonic()
         metrics.EVENTS_DUPLICATE.inc(result.duplicates)
         with self._spool_lock:

@@ -19,16 +19,45 @@ from sextant.warehouse.engine import Engine
 
 
 @dataclass(frozen=True)
-class WriteResult:
+class WriteCounts:
+    """What became of the rows of a write: stored (as events or as pings), skipped because their insert_id
+    was already stored, or refused by the tracking plan's deny list. The three add up to the rows written."""
+
     stored: int
     duplicates: int
-    # Positions (row numbers in the written batch) of the rows that were stored.
-    kept_positions: np.ndarray
+    denied: int
 
-    def part(self, start: int, end: int) -> WriteResult:
-        """What happened to rows [start, end) of the batch, with positions relative to `start`."""
-        kept = self.kept_positions[(self.kept_positions >= start) & (self.kept_positions < end)] - start
-        return WriteResult(len(kept), end - start - len(kept), kept)
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What became of each row of a written batch, by position (the row's number in the batch)."""
+
+    rows: int
+    stored_positions: np.ndarray  # events and pings
+    denied_positions: np.ndarray
+    pings: int  # of the stored rows, those stored as pings rather than events
+
+    @property
+    def stored(self) -> int:
+        return len(self.stored_positions)
+
+    @property
+    def denied(self) -> int:
+        return len(self.denied_positions)
+
+    @property
+    def duplicates(self) -> int:
+        return self.rows - self.stored - self.denied
+
+    def part(self, start: int, end: int) -> WriteCounts:
+        """What happened to rows [start, end) of the batch."""
+        stored = _count_between(self.stored_positions, start, end)
+        denied = _count_between(self.denied_positions, start, end)
+        return WriteCounts(stored, end - start - stored - denied, denied)
+
+
+def _count_between(positions: np.ndarray, start: int, end: int) -> int:
+    return int(np.count_nonzero((positions >= start) & (positions < end)))
 
 
 class EventStore:
@@ -70,11 +99,17 @@ class EventStore:
         project = self.project.name
         settings = self.project.config.ingest
         batch = batch.append_column("position", pa.array(np.arange(batch.num_rows, dtype=np.int64)))
-        dropped = dedup.duplicate_positions(batch, self.engine, project, settings.dedup_window)
+        # Events on the tracking plan's deny list are counted (with their warning) and not stored; they are
+        # set aside first, so that they never count as duplicates nor hide a stored event's insert_id.
+        denied = tracking_plan.denied_mask(batch.column("warnings"))
+        denied_rows = batch.filter(denied) if pc.any(denied).as_py() else batch.slice(0, 0)
+        allowed = batch.filter(pc.invert(denied)) if denied_rows.num_rows else batch
+        dropped = dedup.duplicate_positions(allowed, self.engine, project, settings.dedup_window)
         if replayed and not self.engine.transactional:
-            dropped = pa.concat_tables([dropped, dedup.stored_uuid_positions(batch, self.engine, project)])
-        keep = pc.invert(pc.is_in(batch.column("position"), value_set=dropped.column("position")))
-        kept = batch.filter(keep) if dropped.num_rows else batch
+            dropped = pa.concat_tables([dropped, dedup.stored_uuid_positions(allowed, self.engine, project)])
+        keep = pc.invert(pc.is_in(allowed.column("position"), value_set=dropped.column("position")))
+        kept = allowed.filter(keep) if dropped.num_rows else allowed
+        stored_positions = kept.column("position").to_numpy()
         # Instance pings travel as events but are stored as pings and instance states.
         is_ping = pc.equal(kept.column("source"), pings.SOURCE)
         ping_rows, instance_rows = (
@@ -84,15 +119,6 @@ class EventStore:
         )
         if ping_rows is not None:
             kept = kept.filter(pc.invert(is_ping))
-        # Events on the tracking plan's deny list are counted (with their warning) and not stored.
-        with_denied = kept
-        denied = scratch.run(
-            f"SELECT list_contains(list_transform(warnings, lambda w: w.kind), '{tracking_plan.DENIED}') AS denied "
-            "FROM kept",
-            {"kept": kept.select(["warnings"])},
-        ).column("denied")
-        if pc.any(denied).as_py():
-            kept = kept.filter(pc.invert(denied))
         people = persons.resolve(
             kept.select(
                 ["position", "distinct_id", "user_id", "device_id", "previous_id", "timestamp", "person_updates"]
@@ -146,6 +172,7 @@ class EventStore:
             },
             schema=pa.schema([("kind", pa.string()), ("field", pa.string()), ("message", pa.string())]),
         )
+        warned = ["uuid", "event", "warnings"]
         warnings = scratch.run(
             """
             SELECT $project AS project, $now AS timestamp, kind, event, field, any_value(message) AS message,
@@ -158,7 +185,7 @@ class EventStore:
             )
             GROUP BY kind, event, field
             """,
-            {"kept": with_denied.select(["uuid", "event", "warnings"]), "later": later},
+            {"kept": pa.concat_tables([kept.select(warned), denied_rows.select(warned)]), "later": later},
             {"project": project, "now": now},
         )
         with self.engine.transaction():
@@ -187,7 +214,8 @@ class EventStore:
                     ),
                 )
         return WriteResult(
-            stored=kept.num_rows,
-            duplicates=batch.num_rows - kept.num_rows,
-            kept_positions=kept.column("position").to_numpy(),
+            rows=batch.num_rows,
+            stored_positions=stored_positions,
+            denied_positions=denied_rows.column("position").to_numpy(),
+            pings=0 if ping_rows is None else ping_rows.num_rows,
         )

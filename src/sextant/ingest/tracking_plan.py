@@ -277,6 +277,27 @@ def apply(batch: pa.Table, plan: TrackingPlan) -> tuple[pa.Table, pa.Table]:
     return good.select(batch.column_names).cast(batch.schema), rejected
 
 
+def denied_mask(warnings: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Which events carry the deny list's warning (`apply` adds it; the store drops and counts them)."""
+    return scratch.run(
+        f"SELECT COALESCE(list_contains(list_transform(warnings, lambda w: w.kind), '{DENIED}'), false) AS denied "
+        "FROM events",
+        {"events": pa.table({"warnings": warnings})},
+    ).column("denied")
+
+
+def denied_reasons(warnings: pa.ChunkedArray) -> pa.Table:
+    """The deny list's warnings among events' warnings, counted: columns `reason` and `events`."""
+    return scratch.run(
+        f"""
+        SELECT warning.message AS reason, count(*) AS events
+        FROM (SELECT unnest(warnings) AS warning FROM events) WHERE warning.kind = '{DENIED}'
+        GROUP BY ALL ORDER BY reason
+        """,
+        {"events": pa.table({"warnings": warnings})},
+    )
+
+
 def _changes_anything(batch: pa.Table, plan: TrackingPlan, names: list[str]) -> bool:
     """Whether a plan without event specs changes this batch at all; most batches of live traffic it does
     not, and they skip the query."""
