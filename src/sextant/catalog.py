@@ -1,6 +1,7 @@
 """The event catalog: every event seen (and every planned one), its volume over the last 30 days, when it
 was first and last seen, whether the tracking plan lists it, and its properties with the types observed
-in a sample of recent events. Names are shown after the plan's query-time transformations."""
+in a sample of recent events. Names are shown after the plan's query-time transformations. Also the group
+types (account, instance, ...) with the properties their groups have."""
 
 from __future__ import annotations
 
@@ -113,6 +114,26 @@ def build(engine: Engine, project: str, plan: TrackingPlan, now: dt.datetime | N
             types = entries[name].properties.setdefault(row["key"], [])
             types.extend(kind for kind in row["types"] if kind not in types)
     return sorted(entries.values(), key=lambda entry: (-entry.volume_30d, entry.event))
+
+
+def group_properties(engine: Engine, project: str) -> dict[str, list[str]]:
+    """Each group type seen, with the names of the properties of its groups (from up to SAMPLE_ROWS rows)."""
+    groups = engine.execute(
+        exp.select("group_type", "properties")
+        .from_("groups")
+        .where(exp.column("project").eq(exp.Placeholder(this="project")))
+        .limit(SAMPLE_ROWS),
+        {"project": project},
+    )
+    named = scratch.run(
+        """
+        SELECT group_type, list_sort(list_distinct(flatten(list(
+            coalesce(json_keys(CAST(properties AS JSON)), []::VARCHAR[]))))) AS keys
+        FROM groups GROUP BY group_type ORDER BY group_type
+        """,
+        {"groups": groups.cast(pa.schema([("group_type", pa.string()), ("properties", pa.string())]))},
+    ).to_pylist()
+    return {row["group_type"]: row["keys"] for row in named}
 
 
 def _entry(plan: TrackingPlan, name: str) -> EventEntry:

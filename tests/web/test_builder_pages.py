@@ -2,9 +2,11 @@
 the URL is drawn, tabled and filled into the form; a submitted form becomes the spec in the URL; the CSV is
 the API's rows; Viewers are refused; the save forms carry the CSRF token.
 
-- alice: Signed Up Mon 6 May 09:00, Search 10:00 (plan pro), Clicked Result 11:00
-- bob: Signed Up Mon 6 May 12:00, Search Tue 7 May 09:00 (plan free)
+- alice: Signed Up Mon 6 May 09:00, Search 10:00 (plan pro; for account acme, whose plan is enterprise),
+  Clicked Result 11:00
+- bob: Signed Up Mon 6 May 12:00, Search Tue 7 May 09:00 (plan free; for account globex, plan free)
 - carol: Signed Up Wed 8 May 09:00, nothing else
+- the instance "quiet" is known from a license and never pinged
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
+from sextant import instances
 from sextant.auth import audit
 from sextant.errors import QueryError
 from sextant.ingest.store import EventStore
@@ -28,6 +31,7 @@ from sextant.ingest.tracking_plan import TrackingPlan
 from sextant.insights.runner import parse_spec, run_query, runner_class
 from sextant.insights.scan import QueryContext
 from sextant.metadata.models import Role
+from sextant.warehouse.tables import INSTANCE_ACCOUNTS
 from sextant.web.charts import chart_spec, chart_types
 from tests.auth.accounts import AccountsApp, Browser, accounts_app
 from tests.conftest import T0, ingest, journeys_for
@@ -37,10 +41,29 @@ DAY = dt.timedelta(days=1)
 JOURNEYS: dict[str, Any] = {
     "alice": [
         ("Signed Up", T0),
-        ("Search", T0 + HOUR, {"properties": {"plan": "pro"}}),
+        (
+            "Search",
+            T0 + HOUR,
+            {
+                "properties": {"plan": "pro"},
+                "groups": {"account": "acme"},
+                "group_properties": {"account": {"plan": "enterprise"}},
+            },
+        ),
         ("Clicked Result", T0 + 2 * HOUR),
     ],
-    "bob": [("Signed Up", T0 + 3 * HOUR), ("Search", T0 + DAY, {"properties": {"plan": "free"}})],
+    "bob": [
+        ("Signed Up", T0 + 3 * HOUR),
+        (
+            "Search",
+            T0 + DAY,
+            {
+                "properties": {"plan": "free"},
+                "groups": {"account": "globex"},
+                "group_properties": {"account": {"plan": "free"}},
+            },
+        ),
+    ],
     "carol": [("Signed Up", T0 + 2 * DAY)],
 }
 RANGE = {"date_from": "2024-05-01", "date_to": "2024-05-17"}
@@ -66,6 +89,7 @@ SPECS: dict[str, dict[str, Any]] = {
     "lifecycle": {"kind": "lifecycle", **RANGE, "interval": "week"},
     "active_users": {"kind": "active_users", **RANGE},
     "paths": {"kind": "paths", **RANGE, "start_event": "Signed Up", "steps": 3},
+    "instances": {"kind": "instances", **RANGE, "by": "telemetry_status"},
 }
 
 
@@ -73,6 +97,8 @@ SPECS: dict[str, dict[str, Any]] = {
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AccountsApp]:
     with accounts_app(tmp_path_factory.mktemp("builder")) as opened:
         ingest(EventStore(opened.workspace.project, opened.workspace.warehouse), journeys_for(JOURNEYS))
+        known = instances.link_rows(opened.workspace.project.name, [("quiet", "acct-1", None)], "license")
+        opened.workspace.warehouse.insert(INSTANCE_ACCOUNTS, known)
         yield opened
 
 
@@ -308,6 +334,7 @@ def test_a_submitted_form_keeps_what_it_does_not_show(creator: Browser) -> None:
         ),
         ("lifecycle", {"active_event": [""], "interval": "day"}, {"interval": "day"}),
         ("active_users", {"interval": "week"}, {}),
+        ("instances", {"by": "versions_behind", "interval": "week"}, {"by": "versions_behind"}),
         (
             "paths",
             {"end_event": "Clicked Result", "path_steps": "4", "start_event": ""},
@@ -495,3 +522,61 @@ def test_event_suggestions_follow_what_is_ingested(tmp_path: Any) -> None:
         ingest(store, journeys_for({"dana": [("Exported Report", T0, {"properties": {"format": "pdf"}})]}))
         page = client.get("/insights/funnel").text
         assert '<option value="Exported Report">' in page and '<option value="format">' in page
+
+
+GROUP_FILTER = {"type": "group", "group_type": "account", "key": "plan", "operator": "eq", "value": "enterprise"}
+
+
+def resubmitted(client: Browser, kind: str, page: str) -> dict[str, Any]:
+    """Submit the builder form of a page as it is shown, field by field; the spec the submission asks for."""
+    form = page.split('id="builder-form"', 1)[1].split("</form>", 1)[0]
+    form = re.sub(r"<template>.*?</template>", "", form, flags=re.S)  # blank rows for adding
+    fields: list[tuple[str, str]] = []
+    for tag in re.finditer(r'<input([^>]*)>|<select name="(\w+)"[^>]*>(.*?)</select>', form, re.S):
+        if tag.group(1) is not None:
+            name, value = re.search(r'name="(\w+)"', tag.group(1)), re.search(r'value="([^"]*)"', tag.group(1))
+            if name and value and ("checkbox" not in tag.group(1) or "checked" in tag.group(1)):
+                fields.append((name.group(1), html.unescape(value.group(1))))
+        else:
+            options = tag.group(3)
+            choice = re.search(r'<option value="([^"]*)" selected>', options) or re.search(r'value="([^"]*)"', options)
+            fields.append((tag.group(2), html.unescape(choice.group(1)) if choice else ""))
+    response = client.get(f"/insights/{kind}?" + urlencode(fields), follow_redirects=False)
+    assert response.status_code == 303, response.text
+    spec: dict[str, Any] = json.loads(parse_qs(urlsplit(response.headers["location"]).query)["spec"][0])
+    return spec
+
+
+def test_a_group_filter_is_shown_in_the_form_runs_and_comes_back_from_it(site: AccountsApp, creator: Browser) -> None:
+    spec = {**SPECS["segmentation"], "interval": "week", "filters": [GROUP_FILTER]}
+    page = creator.get(page_url("segmentation", spec)).text
+    assert selected(page, "filter_type") == "group"
+    assert field_values(page, "filter_group_type") == ["account"] and field_values(page, "filter_key") == ["plan"]
+    assert 'list="group-properties-account"' in page and "Kept from the spec" not in page
+    # Only alice's search was for an account on the enterprise plan.
+    result = expected(site, spec)
+    assert result == creator.post("/api/v1/query", json=spec, headers={"X-CSRF-Token": creator.csrf}).json()["result"]
+    assert [sum(line["data"]) for line in result["series"]] == [1]
+    rows = runner_class("segmentation").rows(result)
+    assert table_of(page)[1:] == [[text_of(row.get(column)) for column in table_of(page)[0]] for row in rows]
+    assert resubmitted(creator, "segmentation", page) == spec
+
+
+def test_group_types_and_their_properties_are_suggested(site: AccountsApp) -> None:
+    for role in (Role.VIEWER, Role.CREATOR):
+        answer = site.client(role).get("/api/v1/catalog/groups")
+        assert answer.status_code == 200 and answer.json() == {"groups": {"account": ["plan"]}}
+    page = site.client(Role.CREATOR).get("/insights/funnel").text
+    assert '<datalist id="group-types" data-catalog="/api/v1/catalog/groups">' in page
+
+
+def test_the_instances_page_counts_them_by_the_chosen_dimension(site: AccountsApp, creator: Browser) -> None:
+    spec = {**SPECS["instances"], "by": "deployment_type"}
+    page = creator.get(page_url("instances", spec, chart="bar")).text
+    assert selected(page, "by") == "deployment_type" and selected(page, "chart") == "bar"
+    assert table_of(page) == [["deployment_type", "instances"], ["$none", "1"]]
+    assert embedded_chart(page) == chart_spec(spec, expected(site, spec), "bar")
+    # Filters and breakdowns do not apply to instances, so the form has none; what it has comes back.
+    assert 'name="filter_key"' not in page and 'name="breakdown_key"' not in page and 'name="interval"' not in page
+    assert resubmitted(creator, "instances", page) == spec
+    assert 'href="/insights/instances"' in creator.get("/insights").text

@@ -370,14 +370,22 @@ def test_services_refuse_tiles_of_looks_the_editor_cannot_see(site: AccountsApp)
     assert creator.get(f"/dashboards/{board}/tiles/{tile}/download.csv").status_code == 404
 
 
-def test_a_look_of_a_kind_without_a_builder_page_offers_no_explore_link(site: AccountsApp) -> None:
+def test_an_instances_look_explores_in_the_instances_builder(site: AccountsApp) -> None:
     creator = site.client(Role.CREATOR)
-    funnel = create_look(creator, SIGNUPS, name="Sign-ups")
-    instances = create_look(creator, {"kind": "instances", "by": "version"}, name="Versions", chart="bar")
-    assert 'class="button explore"' in creator.get(f"/looks/{funnel}").text
-    page = creator.get(f"/looks/{instances}")
-    assert page.status_code == 200 and "Versions" in page.text and "class=\"error\"" not in page.text
-    assert 'class="button explore"' not in page.text
+    spec = {"kind": "instances", "by": "version"}
+    look = create_look(creator, spec, name="Versions", chart="bar")
+    page = creator.get(f"/looks/{look}")
+    assert page.status_code == 200 and "Versions" in page.text and 'class="error"' not in page.text
     board = create_dashboard(creator)
-    add_look(creator, board, instances)
-    assert "Explore from here" not in creator.get(f"/dashboards/{board}").text
+    add_look(creator, board, look)
+    for found in (
+        re.search(r'class="button explore" href="([^"]+)"', page.text),
+        re.search(r'href="([^"]+)" class="explore"', creator.get(f"/dashboards/{board}").text),
+    ):
+        assert found, "no Explore link"
+        link = urlparse(unescape(found.group(1)))
+        params = parse_qs(link.query)
+        assert link.path == "/insights/instances" and orjson.loads(params["spec"][0]) == spec
+        assert params["chart"] == ["bar"]
+        opened = creator.get(unescape(found.group(1)))
+        assert opened.status_code == 200 and '<option value="version" selected>' in opened.text

@@ -49,6 +49,7 @@ GRID: dict[tuple[str, str], str | frozenset[Role]] = {
     ("GET", "/openapi.json"): EVERYONE,
     ("GET", "/api/docs"): EVERYONE,
     ("GET", "/api/v1/catalog"): EVERYONE,
+    ("GET", "/api/v1/catalog/groups"): EVERYONE,
     ("POST", "/api/v1/query"): CREATORS,
     ("GET", "/api/v1/query/schema"): EVERYONE,
     ("GET", "/api/v1/cohorts"): EVERYONE,

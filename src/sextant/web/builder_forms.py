@@ -11,6 +11,7 @@ from starlette.datastructures import MultiDict, QueryParams
 
 from sextant.errors import QueryError
 from sextant.insights.runner import parse_spec
+from sextant.web.charts import instances as instance_charts
 
 # Shown in this order on /insights; persons (a list of actors) has no builder page.
 KINDS: dict[str, str] = {
@@ -21,6 +22,7 @@ KINDS: dict[str, str] = {
     "lifecycle": "Lifecycle",
     "active_users": "Active users",
     "paths": "Paths",
+    "instances": "Instances",
 }
 DESCRIPTIONS: dict[str, str] = {
     "segmentation": "Counts of events over time: totals, unique users, sums and averages of a property.",
@@ -30,6 +32,7 @@ DESCRIPTIONS: dict[str, str] = {
     "lifecycle": "New, returning, resurrecting and dormant users in each period.",
     "active_users": "Daily, weekly and monthly active users.",
     "paths": "What people do after (or before) an event, step by step.",
+    "instances": "Self-hosted instances by deployment type, version, versions behind or telemetry status.",
 }
 INTERVALS: dict[str, tuple[str, ...]] = {
     "segmentation": ("hour", "day", "week", "month"),
@@ -39,8 +42,10 @@ INTERVALS: dict[str, tuple[str, ...]] = {
     "lifecycle": ("day", "week", "month"),
     "active_users": (),
     "paths": (),
+    "instances": (),
 }
 BREAKDOWN_KINDS = frozenset({"segmentation", "funnel", "retention"})
+KINDS_WITHOUT_FILTERS = frozenset({"instances"})  # counted from the instances' state, not from events
 ACTIVITY_KINDS = frozenset({"stickiness", "lifecycle"})
 DATE_PRESETS: dict[str, str] = {
     "-7d": "Last 7 days",
@@ -72,15 +77,17 @@ MATHS: dict[str, str] = {
     "p90": "90th percentile of property",
 }
 WINDOW_UNITS = ("minute", "hour", "day", "week")
+INSTANCE_DIMENSIONS = instance_charts.DIMENSIONS  # what instances are counted by, named as their charts do
 FUNNEL_ORDERS = {"ordered": "In order", "strict": "Strictly in order", "any": "Any order"}
 
 
 @dataclass
 class FilterRow:
-    type: str = "event"
+    type: str = "event"  # event, person or group
     key: str = ""
     operator: str = "eq"
     value: str = ""
+    group_type: str = ""  # for group properties: account, instance, ...
 
 
 @dataclass
@@ -115,6 +122,7 @@ class BuilderForm:
     active_events: list[str] = field(default_factory=list)
     end_event: str = ""
     path_steps: int = 5
+    by: str = "telemetry_status"
     kept: list[str] = field(default_factory=list)  # what the spec has beyond the form's fields, in words
 
 
@@ -136,7 +144,13 @@ def form_from_spec(kind: str, spec: dict[str, Any] | None) -> BuilderForm:
     for item in _list(full.get("filters")):
         if _is_flat_property_filter(item):
             form.filters.append(
-                FilterRow(item.get("type", "event"), item["key"], item.get("operator", "eq"), _text(item.get("value")))
+                FilterRow(
+                    item.get("type", "event"),
+                    item["key"],
+                    item.get("operator", "eq"),
+                    _text(item.get("value")),
+                    str(item.get("group_type") or ""),
+                )
             )
         else:
             form.kept.append("a filter group or cohort filter")
@@ -170,6 +184,8 @@ def form_from_spec(kind: str, spec: dict[str, Any] | None) -> BuilderForm:
         form.start_event = str(full.get("start_event") or "")
         form.end_event = str(full.get("end_event") or "")
         form.path_steps = _int(full.get("steps"), 5)
+    elif kind == "instances":
+        form.by = str(full.get("by") or "telemetry_status")
     return _with_blank_rows(form)
 
 
@@ -260,6 +276,10 @@ def _paths(fields: Any, base: dict[str, Any]) -> dict[str, Any]:
     return spec
 
 
+def _instances(fields: Any, base: dict[str, Any]) -> dict[str, Any]:
+    return {"by": fields.get("by") or "telemetry_status"}
+
+
 _KIND_FIELDS = {
     "segmentation": _segmentation,
     "funnel": _funnel,
@@ -268,6 +288,7 @@ _KIND_FIELDS = {
     "lifecycle": _activity,
     "active_users": _active_users,
     "paths": _paths,
+    "instances": _instances,
 }
 _COMMON = {"kind", "date_from", "date_to", "interval", "filters", "breakdown"}
 _MANAGED: dict[str, set[str]] = {
@@ -278,6 +299,7 @@ _MANAGED: dict[str, set[str]] = {
     "lifecycle": _COMMON | {"events", "cumulative"},
     "active_users": _COMMON,
     "paths": _COMMON | {"steps", "start_event", "end_event"},
+    "instances": _COMMON | {"by"},
 }
 
 
@@ -290,10 +312,13 @@ def _filters_from(fields: Any) -> list[dict[str, Any]]:
         fields.getlist("filter_value"),
         strict=False,
     )
-    for kind, key, operator, value in rows:
+    group_types = fields.getlist("filter_group_type")  # every row has one; a link made by hand may not
+    for index, (kind, key, operator, value) in enumerate(rows):
         if not key.strip():
             continue
         item: dict[str, Any] = {"type": kind or "event", "key": key.strip(), "operator": operator or "eq"}
+        if kind == "group":
+            item["group_type"] = group_types[index].strip() if index < len(group_types) else ""
         if operator not in ("is_set", "not_set"):
             item["value"] = _value(operator, value.strip())
         filters.append(item)
@@ -329,7 +354,7 @@ def _keep_selector(item: dict[str, Any], previous: Any) -> dict[str, Any]:
 
 
 def _is_flat_property_filter(item: Any) -> bool:
-    return isinstance(item, dict) and item.get("type", "event") in ("event", "person") and "key" in item
+    return isinstance(item, dict) and item.get("type", "event") in ("event", "person", "group") and "key" in item
 
 
 def _event_of(selector: Any) -> str:

@@ -1,4 +1,4 @@
-"""The event catalog over HTTP: `GET /api/v1/catalog`."""
+"""The event catalog over HTTP: `GET /api/v1/catalog`, and group properties at `GET /api/v1/catalog/groups`."""
 
 from __future__ import annotations
 
@@ -20,3 +20,13 @@ async def get_catalog(request: Request) -> JSONResponse:
         catalog.build, state.workspace.warehouse.cursor(), state.workspace.project.name, state.pipeline.plan_file.plan
     )
     return JSONResponse({"events": [entry.as_json() for entry in entries]})
+
+
+@router.get("/api/v1/catalog/groups")
+async def get_group_properties(request: Request) -> JSONResponse:
+    """Every group type (account, instance, ...) with the properties its groups have, for filters on them."""
+    state = reader_state(request)
+    groups = await run_in_threadpool(
+        catalog.group_properties, state.workspace.warehouse.cursor(), state.workspace.project.name
+    )
+    return JSONResponse({"groups": groups})

@@ -45,7 +45,7 @@ def runner_of(request: Request) -> TileRunner:
 
 def explore_url(query: TileQuery, *, look_id: int | None = None, dashboard_id: int | None = None) -> str | None:
     """The insight builder opened on a query, as a temporary copy: nothing is saved until someone saves.
-    None for kinds the builder has no page for (instances)."""
+    None for kinds the builder has no page for (persons)."""
     if query.spec["kind"] not in builder_forms.KINDS:
         return None
     params: dict[str, Any] = {"spec": orjson.dumps(query.spec).decode()}
