@@ -14,7 +14,8 @@ from sqlglot import exp
 from sextant.errors import QueryError
 from sextant.ingest.tracking_plan import TrackingPlan
 from sextant.insights.cohorts import CohortMembers, CohortRequest, CohortStore, SavedCohort, persons_of
-from sextant.insights.runner import QueryResult, ResultCache, execute, run_query
+from sextant.insights.persons import PersonsSpec
+from sextant.insights.runner import QueryResult, ResultCache, execute, parse_spec, run_query
 from sextant.insights.scan import EventScan, Parameters, QueryContext
 from sextant.insights.spec import Filter, InsightSpec, problems
 from sextant.project import Project
@@ -43,7 +44,10 @@ class Insights:
         access_filters: Sequence[Filter] = (),
         now: dt.datetime | None = None,
     ) -> QueryResult:
-        return run_query(spec, self._context(access_filters, now), self.cache, refresh=refresh)
+        parsed = parse_spec(spec)
+        if access_filters:
+            _check_filterable(parsed)
+        return run_query(parsed, self._context(access_filters, now), self.cache, refresh=refresh)
 
     def create_cohort(self, body: dict[str, Any], *, access_filters: Sequence[Filter] = ()) -> SavedCohort:
         """Save a cohort from a definition, a list of persons, or the persons of a query."""
@@ -89,6 +93,20 @@ class Insights:
             now=now or dt.datetime.now(dt.UTC),
             access_filters=access_filters,
             cohorts=CohortMembers(self.cohorts) if self.cohorts is not None else None,
+        )
+
+
+def _check_filterable(spec: InsightSpec) -> None:
+    """Refuse, to a caller with access filters, the queries that read rows those filters cannot reach."""
+    if spec.kind == "instances":
+        raise QueryError(
+            "instances are counted from their telemetry, which your row-level access filters cannot restrict; "
+            "ask an admin for these figures"
+        )
+    if isinstance(spec, PersonsSpec) and spec.person is None:
+        raise QueryError(
+            "a persons search reads the persons table, which your row-level access filters cannot restrict; "
+            "look one person up with `person` instead"
         )
 
 
