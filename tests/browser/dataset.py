@@ -6,6 +6,8 @@ project's time zone is Europe/Berlin, two hours ahead in May. T0 is Monday 6 May
 - carol (from an ad): Signed Up Wed 8 May 09:00, Search 10:00, Clicked Result 11:00
 - dave: Signed Up Tue 14 May 09:00, nothing else
 - erin: Search Thu 9 May 09:00, never signed up
+
+alice's and carol's searches are for the account acme (plan enterprise), bob's for globex (plan free).
 """
 
 from __future__ import annotations
@@ -21,12 +23,19 @@ DAY = dt.timedelta(days=1)
 NOW = T0 + 12 * DAY  # Sat 18 May 09:00 UTC: every period of the range has ended
 RANGE = {"date_from": "2024-05-01", "date_to": "2024-05-17"}
 
+ACME = {"groups": {"account": "acme"}, "group_properties": {"account": {"plan": "enterprise"}}}
+GLOBEX = {"groups": {"account": "globex"}, "group_properties": {"account": {"plan": "free"}}}
 JOURNEYS: dict[str, Journey] = {
-    "alice": [("Signed Up", T0), ("Search", T0 + 2 * HOUR), ("Clicked Result", T0 + 3 * HOUR), ("Search", T0 + DAY)],
-    "bob": [("Signed Up", T0 + DAY), ("Search", T0 + DAY + 5 * HOUR), ("Search", T0 + 3 * DAY)],
+    "alice": [
+        ("Signed Up", T0),
+        ("Search", T0 + 2 * HOUR, ACME),
+        ("Clicked Result", T0 + 3 * HOUR),
+        ("Search", T0 + DAY, ACME),
+    ],
+    "bob": [("Signed Up", T0 + DAY), ("Search", T0 + DAY + 5 * HOUR, GLOBEX), ("Search", T0 + 3 * DAY, GLOBEX)],
     "carol": [
         ("Signed Up", T0 + 2 * DAY, {"properties": {"utm_source": "ads"}}),
-        ("Search", T0 + 2 * DAY + HOUR),
+        ("Search", T0 + 2 * DAY + HOUR, ACME),
         ("Clicked Result", T0 + 2 * DAY + 2 * HOUR),
     ],
     "dave": [("Signed Up", T0 + 8 * DAY)],

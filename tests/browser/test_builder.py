@@ -17,6 +17,7 @@ from playwright.sync_api import Page
 
 from sextant.auth import audit, users
 from sextant.insights.funnel import FunnelRunner
+from sextant.insights.segmentation import SegmentationRunner
 from sextant.metadata.models import Role
 from tests.conftest import LiveServer
 
@@ -109,3 +110,52 @@ def test_changing_the_chart_type_redraws_at_once(page: Page, live_server: LiveSe
     page.wait_for_selector("#chart[data-drawn=true]")
     texts = page.eval_on_selector_all("#chart svg text", "nodes => nodes.map(node => node.textContent)")
     assert "50.0%" in texts and "2 of 4 users converted" in texts
+
+
+def test_a_creator_filters_on_a_group_property_picked_from_suggestions(
+    page: Page, live_server: LiveServer, creator: str
+) -> None:
+    sign_in(page, live_server, creator, "/insights/segmentation")
+    page.get_by_label("Series event").fill("Search")
+    page.get_by_label("Dates", exact=True).select_option("custom")
+    page.get_by_label("From", exact=True).fill("2024-05-01")
+    page.get_by_label("To", exact=True).fill("2024-05-17")
+    page.get_by_role("button", name="Add filter").click()
+    row = page.locator(".builder-filter").last
+    assert row.get_by_label("Group type").is_hidden()
+    row.get_by_label("Filter on").select_option("group")
+    # The catalog suggests the group types, and then the properties of the one typed in.
+    page.wait_for_selector("#group-types[data-loaded=true]", state="attached")
+    suggested = page.eval_on_selector_all("#group-types option", "options => options.map(option => option.value)")
+    assert suggested == ["account"]
+    row.get_by_label("Group type").fill("account")
+    key = row.get_by_label("Filter property")
+    assert key.get_attribute("list") == "group-properties-account"
+    names = page.eval_on_selector_all(
+        "#group-properties-account option", "options => options.map(option => option.value)"
+    )
+    assert names == ["plan"]
+    key.fill("plan")
+    row.get_by_label("Filter value").fill("enterprise")
+    page.get_by_role("button", name="Run").click()
+    page.wait_for_url("**spec=**")
+
+    spec: dict[str, Any] = json.loads(parse_qs(urlsplit(page.url).query)["spec"][0])
+    group_filter = {"type": "group", "group_type": "account", "key": "plan", "operator": "eq", "value": "enterprise"}
+    assert spec["filters"] == [group_filter]
+    token = page.locator("input[name=csrf_token]").first.get_attribute("value")
+    answer = page.request.post(
+        f"{live_server.url}/api/v1/query", data=json.dumps(spec), headers={"X-CSRF-Token": token or ""}
+    )
+    assert answer.ok, answer.text()
+    expected = SegmentationRunner.rows(answer.json()["result"])
+    shown = table_rows(page)
+    columns = list(expected[0])
+    assert shown == [[str(row[column]) for column in columns] for row in expected]
+    # alice's two searches and carol's one were for acme, on the enterprise plan; bob's were not.
+    assert sum(int(line[1]) for line in shown) == 3
+    # The page shows the filter again as a group filter.
+    page.reload()
+    row = page.locator(".builder-filter").first
+    assert row.get_by_label("Filter on").input_value() == "group"
+    assert row.get_by_label("Group type").input_value() == "account" and row.get_by_label("Group type").is_visible()

@@ -15,10 +15,11 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Locator, Page
 
 from sextant.auth import audit, users
 from sextant.content import dashboards as dashboard_service
+from sextant.content import tiles as tile_service
 from sextant.insights.funnel import FunnelRunner
 from sextant.metadata.models import Role
 from tests.browser import dataset
@@ -28,6 +29,7 @@ from tests.conftest import LiveServer
 PASSWORD = "correct horse battery staple"
 CREATOR = "dashboards-creator@example.com"
 VIEWER = "dashboards-viewer@example.com"
+SHARED = 1  # the "Shared" folder every project starts with
 
 
 @pytest.fixture(scope="module")
@@ -139,5 +141,100 @@ def test_a_creator_builds_a_dashboard_filters_and_explores_it_and_a_viewer_only_
         expected = FunnelRunner.rows(run_insight(effective))
         assert rows == [{key: "" if value is None else str(value) for key, value in row.items()} for row in expected]
         assert [row["count"] for row in rows] == ["2", "2", "1"]
+    finally:
+        context.close()
+
+
+def drag(page: Page, handle: Locator, columns: int, rows: int) -> None:
+    """Drag `handle` with the mouse by a number of the grid's columns and rows (the cells' width and height
+    with the gap between them, as the page's CSS lays them out)."""
+    step = page.eval_on_selector(
+        ".dashboard-grid",
+        """grid => {
+            const style = getComputedStyle(grid);
+            const gap = parseFloat(style.columnGap);
+            const row = parseFloat(style.gridAutoRows) + parseFloat(style.rowGap);
+            return {x: (grid.clientWidth - 11 * gap) / 12 + gap, y: row};
+        }""",
+    )
+    box = handle.bounding_box()
+    assert box is not None
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + columns * step["x"], y + rows * step["y"], steps=12)
+    page.mouse.up()
+
+
+def test_a_creator_drags_a_tile_to_another_place_and_size_and_a_viewer_has_nothing_to_drag(
+    page: Page, browser: Browser, live_server: LiveServer, people: None
+) -> None:
+    metadata = live_server.workspace.metadata  # type: ignore[attr-defined]
+    board = dashboard_service.create_dashboard(metadata, name="Layout", folder_id=SHARED, actor="test")
+    chart = tile_service.add_insight_tile(metadata, board.id, dataset.SEGMENTATION, "test", title="Searches")
+    notes = tile_service.add_text_tile(metadata, board.id, "Notes about searching", "test")
+
+    def stored() -> dict[int, tuple[int, int, int, int]]:
+        tiles = dashboard_service.get_dashboard(metadata, board.id, "test").tiles
+        return {tile.id: (tile.x, tile.y, tile.w, tile.h) for tile in tiles}
+
+    def shown(tile: int) -> tuple[int, ...]:
+        values = page.eval_on_selector(
+            f"#tile-{tile}", "tile => [tile.dataset.x, tile.dataset.y, tile.dataset.w, tile.dataset.h]"
+        )
+        return tuple(int(value) for value in values)
+
+    assert stored() == {chart.id: (0, 0, 6, 4), notes.id: (0, 4, 12, 2)}
+    sign_in(page, live_server, CREATOR)
+    page.goto(f"{live_server.url}/dashboards/{board.id}?edit=1")
+    page.wait_for_selector(f"#tile-{chart.id} .chart svg")
+
+    # The notes' corner handle, six columns left and a row down: half as wide, a row taller.
+    drag(page, page.locator(f"#tile-{notes.id} .tile-resize-handle"), -6, 1)
+    page.wait_for_function(f"document.getElementById('tile-{notes.id}').dataset.h === '3'")
+    assert stored() == {chart.id: (0, 0, 6, 4), notes.id: (0, 4, 6, 3)}
+    # Its grip, six columns right and four rows up: next to the chart.
+    drag(page, page.locator(f"#tile-{notes.id} .tile-drag-handle"), 6, -4)
+    page.wait_for_function(f"document.getElementById('tile-{notes.id}').dataset.x === '6'")
+    assert stored() == {chart.id: (0, 0, 6, 4), notes.id: (6, 0, 6, 3)}
+    # Dropped onto the chart's cells, the chart makes way below it.
+    drag(page, page.locator(f"#tile-{notes.id} .tile-drag-handle"), -6, 0)
+    page.wait_for_function(f"document.getElementById('tile-{chart.id}').dataset.y === '3'")
+    assert stored() == {chart.id: (0, 3, 6, 4), notes.id: (0, 0, 6, 3)}
+    assert shown(chart.id) == (0, 3, 6, 4) and shown(notes.id) == (0, 0, 6, 3)
+
+    # After a reload the page lays the tiles out as stored: the notes above the chart, as wide as it.
+    page.reload()
+    page.wait_for_selector(f"#tile-{chart.id} .chart svg")
+    assert shown(chart.id) == (0, 3, 6, 4) and shown(notes.id) == (0, 0, 6, 3)
+    chart_box = page.locator(f"#tile-{chart.id}").bounding_box()
+    notes_box = page.locator(f"#tile-{notes.id}").bounding_box()
+    assert chart_box is not None and notes_box is not None
+    assert notes_box["y"] + notes_box["height"] < chart_box["y"] and abs(notes_box["width"] - chart_box["width"]) < 1
+    # The buttons stay, for keyboards: moving the chart up trades places again.
+    page.locator(f"#tile-{chart.id}").get_by_role("button", name="Move up").click()
+    page.wait_for_load_state()
+    assert stored() == {chart.id: (0, 0, 6, 4), notes.id: (0, 4, 6, 3)}
+
+    context = browser.new_context(timezone_id=BROWSER_TIMEZONE)
+    viewer = context.new_page()
+    try:
+        sign_in(viewer, live_server, VIEWER)
+        for path in (f"/dashboards/{board.id}", f"/dashboards/{board.id}?edit=1"):
+            viewer.goto(f"{live_server.url}{path}")
+            assert viewer.locator(f"#tile-{notes.id}").is_visible()
+            for handle in (
+                ".tile-drag-handle",
+                ".tile-resize-handle",
+                "[data-drag]",
+                "script[src='/static/dashboard.js']",
+            ):
+                assert viewer.locator(handle).count() == 0, (path, handle)
+        token = json.loads(viewer.locator("body").get_attribute("hx-headers") or "{}")["X-CSRF-Token"]
+        for action, form in (("move", {"x": 6, "y": 0}), ("resize", {"w": 3, "h": 3})):
+            url = f"{live_server.url}/dashboards/{board.id}/tiles/{notes.id}/{action}"
+            refused = viewer.request.post(url, form={**form, "csrf_token": token})
+            assert refused.status == 403, action
+        assert stored() == {chart.id: (0, 0, 6, 4), notes.id: (0, 4, 6, 3)}
     finally:
         context.close()
