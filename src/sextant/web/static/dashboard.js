@@ -62,6 +62,7 @@
         const problem = page.querySelector("[role=alert]");
         throw new Error(problem ? problem.textContent : `the server answered ${response.status}`);
       }
+      if (!page.getElementById(tile.id)) throw new Error("the dashboard did not come back; sign in again");
       const notice = document.getElementById("tile-drag-error");
       if (notice) notice.remove();
       arrange(page);
