@@ -192,3 +192,51 @@ def test_the_plan_file_reloads_when_edited_and_errors_say_where(tmp_path: Path) 
     path.write_text("unplanned: sometimes\n")
     with pytest.raises(ConfigError, match=r"tracking_plan\.yaml is invalid"):
         tracking_plan.load(path)
+
+
+MIXED = [
+    '{"event": "SearchSubmitted", "distinct_id": "u", "properties": {"query": "q", "argument": {"n": 3}}}',
+    '{"event": "Viewed Page", "distinct_id": "u", "properties": {"url": "https://a.example.com/p?utm_source=x"}}',
+    '{"event": "Viewed Page", "distinct_id": "u", "properties": {"url": "/relative", "referrer": ""}}',
+    '{"event": "$pageview", "distinct_id": "u", "properties": {"$current_url": "https://b.example.com/",'
+    ' "$host": "kept", "$referrer": "https://www.google.com/"}}',
+    '{"event": "DebugPing", "distinct_id": "u"}',
+    '{"event": "OldThing", "distinct_id": "u"}',
+    '{"event": "Search Submitted", "distinct_id": "u", "properties": {"query": 5}}',
+    '{"event": "Untouched", "distinct_id": "u", "properties": {"plain": "value"}}',
+    '{"event": "Untouched", "distinct_id": "u", "properties": {"text": "mentions \\"url\\" in a value"}}',
+    '{"event": "broken", "distinct_id": ',  # malformed: rejected by validation, the others are kept
+    '{"event": "no one"}',
+    '{"event": "Repo", "distinct_id": "u", "properties": {"path": "github.com/golang/go"}}',
+]
+PLANS = {
+    "default": {},
+    "naming, deny and derived": {
+        "deny": ["Debug Ping"],
+        "derived": [
+            {"property": "results", "from": "argument", "path": "$.n"},
+            {"property": "area", "event_map": {"Repo": "code"}},
+            {"property": "repo", "from": "path", "regex": "github.com/(.*)"},
+        ],
+    },
+    "flag": {**PLAN, "unplanned": "flag", "deny": ["Debug Ping"]},
+    "reject": {**PLAN, "unplanned": "reject"},
+}
+
+
+@pytest.mark.parametrize("plan", PLANS.values(), ids=PLANS.keys())
+def test_only_rows_the_plan_can_change_go_through_it_with_the_same_result(plan: dict[str, object]) -> None:
+    rows = normalize.with_context(pa.table({"document": MIXED}), Context(T0, "api", SETTINGS))
+    good, invalid = normalize.normalize(rows, normalize.document_input(), SETTINGS)
+    assert sorted(invalid.column("row_index").to_pylist()) == [9, 10]
+    tracking = TrackingPlan.model_validate(plan)
+    fast, fast_refused = tracking_plan.apply(good, tracking)
+    slow, slow_refused = tracking_plan.apply(good, tracking, every_row=True)
+
+    def by_row(table: pa.Table) -> list[dict[str, object]]:
+        return sorted(table.to_pylist(), key=lambda row: row["row_index"])
+
+    assert fast.schema == slow.schema == good.schema
+    assert by_row(fast) == by_row(slow)
+    assert by_row(fast_refused) == by_row(slow_refused)
+    assert fast.num_rows + fast_refused.num_rows == good.num_rows == len(MIXED) - 2

@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import yaml
@@ -194,22 +195,17 @@ def _property_path(name: str) -> str:
     return _literal('$."' + name.replace("\\", "\\\\").replace('"', '\\"') + '"')
 
 
-def apply(batch: pa.Table, plan: TrackingPlan) -> tuple[pa.Table, pa.Table]:
+def apply(batch: pa.Table, plan: TrackingPlan, *, every_row: bool = False) -> tuple[pa.Table, pa.Table]:
     """Apply the plan to normalized events (with `request` and `row_index`). Returns the events, renamed
     and enriched, with plan warnings (denied events carry a `denied_event` warning; the store drops and
-    counts them), and the rows the plan rejects (request, row_index, error_field, error_reason)."""
+    counts them), and the rows the plan rejects (request, row_index, error_field, error_reason).
+
+    Only the rows the plan can change go through its query, and only their event names, properties and
+    warnings are replaced; the other rows and columns are passed on as they are. `every_row` sends every
+    row through the query: the reference that tests compare this with."""
     names = sorted(set(pc.unique(batch.column("event")).to_pylist()))
     specs = {name: plan.events.get(plan.stored_name(name)) for name in names}
     has_plan = bool(plan.events)
-    if not has_plan and not _changes_anything(batch, plan, names):
-        return batch, pa.table(
-            {
-                "request": pa.array([], pa.int64()),
-                "row_index": pa.array([], pa.int64()),
-                "error_field": pa.array([], pa.string()),
-                "error_reason": pa.array([], pa.string()),
-            }
-        )
     table = pa.table(
         {
             "original": pa.array(names, pa.string()),
@@ -221,60 +217,34 @@ def apply(batch: pa.Table, plan: TrackingPlan) -> tuple[pa.Table, pa.Table]:
             ),
         }
     )
-    derived = _derived(plan)
-    values, keys, checks = _checks(specs) if has_plan else ("NULL", "NULL", [])
-    reject = plan.unplanned == "reject"
-    problems = " || ".join(checks) if checks else "''"
-    original = _literal(plan.naming.original_property)
-    flag = str(plan.unplanned == "flag").lower()
-    result = scratch.run(
-        f"""
-        WITH renamed AS (
-            SELECT batch.*, names.stored, names.denied, names.planned, names.inactive, batch.properties AS props
-            FROM batch JOIN names ON batch.event = names.original
-        ), gaining AS MATERIALIZED (
-            -- Most events gain nothing; only those that may gain pay for re-writing their properties.
-            SELECT request, row_index, event, stored, props, {_page_columns()} FROM renamed
-            WHERE stored <> event OR {_may_gain(plan)}
-        ), enriched AS MATERIALIZED (
-            -- Values the event already has win over derived ones; patching {{}} first drops NULL ones.
-            SELECT request, row_index, CAST(json_merge_patch(CAST(props AS JSON), json_merge_patch(JSON '{{}}',
-                json_object({original}, CASE WHEN stored <> event THEN event END, {derived}))) AS VARCHAR)
-                AS enriched_props
-            FROM gaining
-        ), checked AS (
-            SELECT *,
-                CASE WHEN NOT planned THEN 'event ' || stored || ' is not in the tracking plan' END AS unplanned,
-                NULLIF({problems}, '') AS problems
-            FROM (SELECT *, {values} AS planned_values, {keys} AS property_keys FROM renamed)
-        )
-        SELECT checked.request, checked.row_index, uuid, insert_id, stored AS event, timestamp, received_at,
-            distinct_id, user_id, device_id, session_id, COALESCE(enriched_props, properties) AS properties,
-            person_updates, previous_id, groups, group_updates, source,
-            CASE WHEN NOT (denied OR inactive OR unplanned IS NOT NULL OR problems IS NOT NULL) THEN warnings
-            ELSE list_concat(warnings, list_filter([
-                CASE WHEN denied THEN {{'kind': '{DENIED}', 'field': 'event',
-                    'message': 'event ' || event || ' is on the deny list'}} END,
-                CASE WHEN inactive THEN {{'kind': 'inactive_event', 'field': 'event',
-                    'message': 'event ' || stored || ' is marked inactive in the tracking plan'}} END,
-                CASE WHEN {flag} AND unplanned IS NOT NULL
-                    THEN {{'kind': 'unplanned_event', 'field': 'event', 'message': unplanned}} END,
-                CASE WHEN {flag} AND problems IS NOT NULL
-                    THEN {{'kind': 'tracking_plan', 'field': 'properties', 'message': rtrim(problems, '; ')}} END
-            ], lambda w: w IS NOT NULL)) END AS warnings,
-            CASE WHEN {str(reject).lower()} AND NOT denied AND unplanned IS NOT NULL THEN 'event'
-                 WHEN {str(reject).lower()} AND NOT denied AND problems IS NOT NULL THEN 'properties'
-                 END AS error_field,
-            CASE WHEN {str(reject).lower()} AND NOT denied THEN COALESCE(unplanned, rtrim(problems, '; ')) END
-                AS error_reason
-        FROM checked LEFT JOIN enriched ON checked.request = enriched.request AND checked.row_index = enriched.row_index
-        """,
-        {"batch": batch, "names": table},
+    changeable = pa.chunked_array([np.ones(batch.num_rows, bool)]) if every_row else _changeable(batch, plan, specs)
+    if not pc.any(changeable).as_py():
+        return batch, _REJECTED.empty_table()
+    positions = pa.array(np.arange(batch.num_rows, dtype=np.int64))
+    rows = pa.table(
+        {"position": positions, **{name: batch.column(name) for name in ("event", "properties", "warnings")}}
+    ).filter(changeable)
+    changed = scratch.run(_query(plan, specs), {"batch": rows, "names": table})
+    columns = {name: _replaced(batch.column(name), changeable, changed.column(name)) for name in _CHANGED}
+    events = pa.table(
+        [columns.get(name, column) for name, column in zip(batch.column_names, batch.columns, strict=True)],
+        schema=batch.schema,
     )
-    bad = pc.is_valid(result.column("error_reason"))
-    rejected = result.filter(bad).select(["request", "row_index", "error_field", "error_reason"])
-    good = result.filter(pc.invert(bad)) if rejected.num_rows else result
-    return good.select(batch.column_names).cast(batch.schema), rejected
+    bad = pc.is_valid(changed.column("error_reason"))
+    if not pc.any(bad).as_py():
+        return events, _REJECTED.empty_table()
+    refused = changed.filter(bad)
+    refused_positions = refused.column("position")
+    rejected = pa.table(
+        {
+            "request": batch.column("request").take(refused_positions),
+            "row_index": batch.column("row_index").take(refused_positions),
+            "error_field": refused.column("error_field"),
+            "error_reason": refused.column("error_reason"),
+        },
+        _REJECTED,
+    )
+    return events.filter(pc.invert(pc.is_in(positions, value_set=refused_positions))), rejected
 
 
 def denied_mask(warnings: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -298,22 +268,106 @@ def denied_reasons(warnings: pa.ChunkedArray) -> pa.Table:
     )
 
 
-def _changes_anything(batch: pa.Table, plan: TrackingPlan, names: list[str]) -> bool:
-    """Whether a plan without event specs changes this batch at all; most batches of live traffic it does
-    not, and they skip the query."""
-    if any(plan.stored_name(name) != name or plan.denies(name) for name in names):
-        return True
-    if any(name in (rule.event_map or {}) for rule in plan.derived for name in names):
-        return True
-    keys = {*URL_PROPERTIES, *(rule.source for rule in plan.derived if rule.source)}
-    properties = batch.column("properties")
-    return any(pc.any(pc.match_substring(properties, f'"{key}"')).as_py() for key in keys)
+_CHANGED = ("event", "properties", "warnings")
+_REJECTED = pa.schema(
+    [("request", pa.int64()), ("row_index", pa.int64()), ("error_field", pa.string()), ("error_reason", pa.string())]
+)
+
+
+def _changeable(batch: pa.Table, plan: TrackingPlan, specs: dict[str, EventSpec | None]) -> pa.ChunkedArray:
+    """The rows the plan can change: those of events it renames, denies, marks inactive, maps to a derived
+    value or (under a flag or reject policy) checks, and those whose properties hold a key it derives from."""
+    checked = bool(plan.events) and plan.unplanned != "accept"
+    mapped = {name for rule in plan.derived for name in rule.event_map or {}}
+    changed_names = [
+        name
+        for name, spec in specs.items()
+        if checked
+        or name in mapped
+        or plan.stored_name(name) != name
+        or plan.denies(name)
+        or (spec is not None and spec.status == "inactive")
+    ]
+    tests = [f"event IN ({', '.join(map(_literal, changed_names))})"] if changed_names else []
+    tests += [f"contains(properties, {_literal(_quoted(key))})" for key in sorted(_source_keys(plan))]
+    return scratch.run(
+        f"SELECT COALESCE({' OR '.join(tests)}, false) AS changeable FROM batch",
+        {"batch": batch.select(["event", "properties"])},
+    ).column("changeable")
+
+
+def _replaced(column: pa.ChunkedArray, changeable: pa.ChunkedArray, values: pa.ChunkedArray) -> pa.ChunkedArray:
+    """`column` with its changeable rows replaced by `values` (one per changeable row, in order)."""
+    values = values.cast(column.type)
+    if not pa.types.is_list(column.type):
+        return pc.replace_with_mask(column, changeable.combine_chunks(), values.combine_chunks())
+    # replace_with_mask has no kernel for lists; the warnings lists are small, so a take is cheap.
+    index = np.arange(len(column), dtype=np.int64)
+    positions = np.flatnonzero(changeable.to_numpy(zero_copy_only=False))
+    index[positions] = len(column) + np.arange(len(positions), dtype=np.int64)
+    return pa.chunked_array([*column.chunks, *values.chunks], column.type).take(index)
+
+
+def _query(plan: TrackingPlan, specs: dict[str, EventSpec | None]) -> str:
+    """The plan's SQL over `batch` (position, event, properties, warnings) joined to `names` (the batch's
+    event names with what the plan says of each): per row, its new event, properties and warnings, and
+    why the plan rejects it (NULL when it does not); in position order."""
+    has_plan = bool(plan.events)
+    derived = _derived(plan)
+    values, keys, checks = _checks(specs) if has_plan else ("NULL", "NULL", [])
+    reject = str(plan.unplanned == "reject").lower()
+    problems = " || ".join(checks) if checks else "''"
+    original = _literal(plan.naming.original_property)
+    flag = str(plan.unplanned == "flag").lower()
+    return f"""
+        WITH renamed AS (
+            SELECT batch.*, names.stored, names.denied, names.planned, names.inactive, batch.properties AS props
+            FROM batch JOIN names ON batch.event = names.original
+        ), gaining AS MATERIALIZED (
+            -- Only events that may gain a property pay for re-writing their properties.
+            SELECT position, event, stored, props, {_page_columns()} FROM renamed
+            WHERE stored <> event OR {_may_gain(plan)}
+        ), enriched AS MATERIALIZED (
+            -- Values the event already has win over derived ones; patching {{}} first drops NULL ones.
+            SELECT position, CAST(json_merge_patch(CAST(props AS JSON), json_merge_patch(JSON '{{}}',
+                json_object({original}, CASE WHEN stored <> event THEN event END, {derived}))) AS VARCHAR)
+                AS enriched_props
+            FROM gaining
+        ), checked AS (
+            SELECT *,
+                CASE WHEN NOT planned THEN 'event ' || stored || ' is not in the tracking plan' END AS unplanned,
+                NULLIF({problems}, '') AS problems
+            FROM (SELECT *, {values} AS planned_values, {keys} AS property_keys FROM renamed)
+        )
+        SELECT checked.position, stored AS event, COALESCE(enriched_props, properties) AS properties,
+            CASE WHEN NOT (denied OR inactive OR unplanned IS NOT NULL OR problems IS NOT NULL) THEN warnings
+            ELSE list_concat(warnings, list_filter([
+                CASE WHEN denied THEN {{'kind': '{DENIED}', 'field': 'event',
+                    'message': 'event ' || event || ' is on the deny list'}} END,
+                CASE WHEN inactive THEN {{'kind': 'inactive_event', 'field': 'event',
+                    'message': 'event ' || stored || ' is marked inactive in the tracking plan'}} END,
+                CASE WHEN {flag} AND unplanned IS NOT NULL
+                    THEN {{'kind': 'unplanned_event', 'field': 'event', 'message': unplanned}} END,
+                CASE WHEN {flag} AND problems IS NOT NULL
+                    THEN {{'kind': 'tracking_plan', 'field': 'properties', 'message': rtrim(problems, '; ')}} END
+            ], lambda w: w IS NOT NULL)) END AS warnings,
+            CASE WHEN {reject} AND NOT denied AND unplanned IS NOT NULL THEN 'event'
+                 WHEN {reject} AND NOT denied AND problems IS NOT NULL THEN 'properties'
+                 END AS error_field,
+            CASE WHEN {reject} AND NOT denied THEN COALESCE(unplanned, rtrim(problems, '; ')) END AS error_reason
+        FROM checked LEFT JOIN enriched ON checked.position = enriched.position
+        ORDER BY checked.position
+        """
+
+
+def _source_keys(plan: TrackingPlan) -> set[str]:
+    """Properties whose presence lets an event gain a derived or web analytics property."""
+    return {*URL_PROPERTIES, *(rule.source for rule in plan.derived if rule.source)}
 
 
 def _may_gain(plan: TrackingPlan) -> str:
     """A cheap test on the properties' text: could this event gain a derived or web analytics property?"""
-    keys = {*URL_PROPERTIES, *(rule.source for rule in plan.derived if rule.source)}
-    tests = [f"contains(properties, {_literal(chr(34) + key + chr(34))})" for key in sorted(keys)]
+    tests = [f"contains(properties, {_literal(_quoted(key))})" for key in sorted(_source_keys(plan))]
     mapped = [name for rule in plan.derived if rule.event_map for name in rule.event_map]
     if mapped:
         tests.append(f"event IN ({', '.join(_literal(name) for name in mapped)})")
@@ -346,7 +400,14 @@ def _derived(plan: TrackingPlan) -> str:
     items.append(("$host", f"NULLIF(regexp_extract({url}, '^[A-Za-z][A-Za-z0-9+.-]*://([^/?#]+)', 1), '')"))
     items.append(("$pathname", f"NULLIF(regexp_extract({url}, '^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]+([^?#]*)', 1), '')"))
     for parameter in UTM_PARAMETERS:
-        items.append((parameter, f"url_decode(NULLIF(regexp_extract({url}, '[?&]{parameter}=([^&#]*)', 1), ''))"))
+        # Most URLs carry no UTM parameters; a substring test spares them the regex.
+        items.append(
+            (
+                parameter,
+                f"CASE WHEN contains({url}, '{parameter}=') THEN "
+                f"url_decode(NULLIF(regexp_extract({url}, '[?&]{parameter}=([^&#]*)', 1), '')) END",
+            )
+        )
     items.append(
         (
             "$referring_domain",
