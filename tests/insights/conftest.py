@@ -18,6 +18,7 @@ from sextant.ingest.store import EventStore
 from sextant.ingest.tracking_plan import TrackingPlan
 from sextant.insights.runner import QueryResult, run_query
 from sextant.insights.scan import QueryContext
+from sextant.insights.timeline import TimelineViews
 from sextant.project import Project
 from sextant.warehouse import timelines
 from sextant.workspace import Workspace
@@ -50,6 +51,8 @@ class InsightProject:
         self.store = EventStore(self.project, workspace.warehouse)
         # Whether queries read person timelines, built from everything stored just before each query.
         self.timelines = timelines
+        # Shared by the queries, as the server shares it: a view kept past a write would give wrong answers.
+        self.views = TimelineViews()
 
     def track(self, journeys: dict[str, Journey]) -> None:
         ingest(self.store, journeys_for(journeys))
@@ -63,7 +66,9 @@ class InsightProject:
     def run(self, spec: dict[str, Any], now: dt.datetime = NOW) -> QueryResult:
         if self.timelines:
             self.compact()
-        context = QueryContext(self.engine, self.project.name, self.project.config.timezone, TrackingPlan(), now)
+        context = QueryContext(
+            self.engine, self.project.name, self.project.config.timezone, TrackingPlan(), now, timelines=self.views
+        )
         return run_query(spec, context)
 
     def compact(self) -> None:

@@ -36,6 +36,7 @@ def test_instances_by_each_dimension(workspace: Workspace, ingest_key: str) -> N
     server = LiveServer(workspace)
     try:
         headers = {"Authorization": f"Bearer {ingest_key}"}
+
         def ping(site: str, version: str, deployment: str, days: int = 0) -> dict[str, object]:
             at = (T0 + dt.timedelta(days=days)).isoformat()
             return {"site_id": site, "version": version, "deployment_type": deployment, "timestamp": at}

@@ -40,7 +40,10 @@ def test_a_build_orders_each_persons_events_and_numbers_persons(workspace: Works
     assert (build.number, build.events) == (1, 5)
     persons = {row["distinct_id"]: row["person_number"] for row in rows(workspace, tables.TIMELINE_PERSONS, 1)}
     assert sorted(persons.values()) == [1, 2, 3]
-    events = [(row["person_number"], row["event"]) for row in rows(workspace, tables.TIMELINE_EVENTS, 1)]
+    names = {row["event_code"]: row["event"] for row in rows(workspace, tables.TIMELINE_EVENT_NAMES, 1)}
+    assert sorted(names) == [1, 2, 3] and sorted(names.values()) == ["Search", "Signed In", "Signed Up"]
+    assert timelines.event_codes(workspace.warehouse, project.name, build) == {v: k for k, v in names.items()}
+    events = [(row["person_number"], names[row["event_code"]]) for row in rows(workspace, tables.TIMELINE_EVENTS, 1)]
     assert [event for number, event in events if number == persons["alice"]] == ["Signed In", "Search"]
     assert [event for number, event in events if number == persons["bob"]] == ["Signed Up", "Search"]
     # Every person-day; active ones leave out signing in and the backend's events. T0 + 2h is 6 May in Berlin.
@@ -61,8 +64,8 @@ def test_the_next_build_takes_later_events_and_drops_the_previous_build(
     second = timelines.compact(workspace.warehouse, project.name, "UTC")
     assert (second.number, second.events, second.persons) == (2, 3, 2)
     assert timelines.latest_build(workspace.warehouse, project.name) == second
-    assert rows(workspace, tables.TIMELINE_EVENTS, 1) == []
-    assert rows(workspace, tables.TIMELINE_PERSONS, 1) == []
+    for table in (tables.TIMELINE_EVENTS, tables.TIMELINE_EVENT_NAMES, tables.TIMELINE_PERSONS, tables.TIMELINE_DAYS):
+        assert rows(workspace, table, 1) == []
 
 
 def test_events_stored_before_write_numbers_existed_are_in_the_first_build(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -22,9 +23,9 @@ from sqlglot import exp
 from sextant.insights import funnel_kernel
 from sextant.insights.buckets import EPOCH, bucket_labels, label, micros, start_of
 from sextant.insights.runner import QueryRunner
-from sextant.insights.scan import NONE, OTHER
+from sextant.insights.scan import NONE, OTHER, EventScan, stored_names
 from sextant.insights.spec import DateRange, EventSelector, InsightSpec, StrictModel
-from sextant.insights.timeline import in_person_order
+from sextant.insights.timeline import TimelineView, in_person_order
 
 MAX_STEPS = 30
 OTHER_CODE = -2
@@ -93,6 +94,8 @@ class FunnelRunner(QueryRunner):
     kind = "funnel"
     spec_model = FunnelSpec
     spec: FunnelSpec
+    # Per event code of the timeline build, the step and exclusion masks (set by `queries` when it reads them).
+    code_masks: dict[str, npt.NDArray[np.int64]]
 
     def queries(self) -> dict[str, exp.Expr]:
         scan = self.scan()
@@ -113,11 +116,14 @@ class FunnelRunner(QueryRunner):
         view = scan.timeline() if self._reads_timeline() else None
         if view is not None:
             # The persons of the timeline build come in order; those written or merged since are read from
-            # the events, sorted in Python.
+            # the events, sorted in Python. Timeline rows carry event codes, turned into masks in `shape`.
+            self.code_masks = {"steps": _code_masks(view, scan, spec.steps)}
+            if spec.exclusions:
+                self.code_masks["exclusions"] = _code_masks(view, scan, spec.exclusions)
             ordered = scan.timeline_select(
                 exp.column("person_number", "e").as_("actor_number"),
                 scan.timestamp().as_("time"),
-                *masks,
+                exp.column("event_code", "e").as_("event_code"),
                 view=view,
                 dates=dates,
                 where=[relevant],
@@ -176,6 +182,11 @@ class FunnelRunner(QueryRunner):
         spec = self.spec
         # Persons are listed by their best attempt, whatever `count` says.
         table = results["events"]
+        if "event_code" in table.column_names:  # read from timelines (see queries)
+            codes = table.column("event_code").to_numpy()
+            table = table.drop_columns("event_code")
+            for name, masks in self.code_masks.items():
+                table = table.append_column(name, pa.array(masks[codes]))
         if "recent" in results:  # persons read from the events after the timeline build's (see queries)
             recent = results["recent"]
             table = table.append_column("unmapped", pa.nulls(table.num_rows, recent.schema.field("unmapped").type))
@@ -186,9 +197,11 @@ class FunnelRunner(QueryRunner):
             return {"persons": self._persons(counted)}
         if spec.view == "over_time":
             return self._over_time(counted)
-        output = [self._steps(counted, counted.shown == code, label) for code, label in counted.labels]
-        if not output:
-            output = [self._steps(counted, np.zeros(0, np.bool_), None)]
+        if spec.breakdown is None:
+            output = [self._steps(counted, None, None)]
+        else:
+            output = [self._steps(counted, counted.shown == code, label) for code, label in counted.labels]
+            output = output or [self._steps(counted, None, None)]
         return {"order": spec.order, "window_seconds": spec.window.seconds, "results": output}
 
     @staticmethod
@@ -228,40 +241,46 @@ class FunnelRunner(QueryRunner):
         change = np.ones(len(actor_codes), np.bool_)
         change[1:] = actor_codes[1:] != actor_codes[:-1]
         starts = np.append(np.flatnonzero(change), len(actor_codes)).astype(np.int64)
-        held = np.zeros(len(actor_codes), np.int64)
-        if spec.hold_constant:  # one code per combination of held values
-            columns = [_encoded(table.column(f"held_{i}"))[0] for i in range(len(spec.hold_constant))]
-            held = _arranged(np.unique(np.stack(columns, axis=1), axis=0, return_inverse=True)[1].reshape(-1), order)
-        dictionary, codes = _codes(table.column("breakdown") if spec.breakdown else None, table.num_rows)
-        found = funnel_kernel.run(
-            starts,
-            _arranged(times, order),
-            _arranged(_int64(table.column("steps")), order),
-            _arranged(_int64(table.column("exclusions")), order) if spec.exclusions else np.zeros_like(times),
-            _arranged(codes, order),
-            held,
-            step_count=len(spec.steps),
-            window=spec.window.seconds * 1_000_000,
-            order=spec.order,
-            exclusion_from=np.array([item.from_step for item in spec.exclusions], np.int64),
-            exclusion_to=np.array([item.to_step for item in spec.exclusions], np.int64),
-            entry_from=micros(self.dates.start),
-            entry_to=micros(self.dates.end),
-            attribution=funnel_kernel.Attribution(
-                spec.attribution, spec.attribution_step, dictionary.index(NONE) if spec.breakdown else -1
-            ),
-            best_only=uniques,
-        )
-        actors = actor_codes[starts[:-1]][found.partition]
-        every = np.flatnonzero((found.reached > 0) & ~found.excluded)
-        kept = found.best[found.best >= 0] if uniques else every
-        shown, labels = self._shown(found.attributed[kept], dictionary)
+        times, steps = _arranged(times, order), _arranged(_int64(table.column("steps")), order)
+        window, entry_from, entry_to = spec.window.seconds * 1_000_000, micros(self.dates.start), micros(self.dates.end)
+        dictionary: list[str] = []
+        if uniques and spec.order == "ordered" and not (spec.exclusions or spec.hold_constant or spec.breakdown):
+            found = funnel_kernel.best_ordered(starts, times, steps, entry_from, entry_to, len(spec.steps), window)
+        else:
+            held = np.zeros(len(actor_codes), np.int64)
+            if spec.hold_constant:  # one code per combination of held values
+                columns = [_encoded(table.column(f"held_{i}"))[0] for i in range(len(spec.hold_constant))]
+                held = np.unique(np.stack(columns, axis=1), axis=0, return_inverse=True)[1].reshape(-1)
+            dictionary, codes = _codes(table.column("breakdown") if spec.breakdown else None, table.num_rows)
+            found = funnel_kernel.run(
+                starts,
+                times,
+                steps,
+                _arranged(_int64(table.column("exclusions")), order) if spec.exclusions else np.zeros_like(times),
+                _arranged(codes, order),
+                _arranged(held, order),
+                step_count=len(spec.steps),
+                window=window,
+                order=spec.order,
+                exclusion_from=np.array([item.from_step for item in spec.exclusions], np.int64),
+                exclusion_to=np.array([item.to_step for item in spec.exclusions], np.int64),
+                entry_from=entry_from,
+                entry_to=entry_to,
+                attribution=funnel_kernel.Attribution(
+                    spec.attribution, spec.attribution_step, dictionary.index(NONE) if spec.breakdown else -1
+                ),
+                best_only=uniques,
+            )
+        kept = found.best[found.best >= 0] if uniques else np.flatnonzero((found.reached > 0) & ~found.excluded)
+        # Usually every attempt counts, in order: then the arrays are used as they are, not copied.
+        chosen: npt.NDArray[np.int64] | slice = slice(None) if len(kept) == len(found.reached) else kept
+        shown, labels = self._shown(found.attributed[chosen], dictionary)
         names = _actor_names(table, order, actor_codes)
         return Counted(
-            actors=None if names is None else names[actors[kept]],
-            reached=found.reached[kept],
-            entry_time=found.entry_time[kept],
-            times=found.times[kept],
+            actors=None if names is None else names[actor_codes[starts[:-1]][found.partition[chosen]]],
+            reached=found.reached[chosen],
+            entry_time=found.entry_time[chosen],
+            times=found.times[chosen],
             shown=shown,
             labels=labels,
         )
@@ -285,9 +304,10 @@ class FunnelRunner(QueryRunner):
         labels: list[tuple[int, str | None]] = [(code, names[code]) for code in top]
         return shown, labels + ([(OTHER_CODE, OTHER)] if other else [])
 
-    def _steps(self, counted: Counted, members: npt.NDArray[np.bool_], label: str | None) -> dict[str, Any]:
-        reached = counted.reached[members] if len(members) else counted.reached[:0]
-        times = counted.times[members] if len(members) else counted.times[:0]
+    def _steps(self, counted: Counted, members: npt.NDArray[np.bool_] | None, label: str | None) -> dict[str, Any]:
+        """The steps of one line: the attempts of `members` (None: every attempt)."""
+        reached = counted.reached if members is None else counted.reached[members]
+        times = counted.times if members is None else counted.times[members]
         first = int((reached > 0).sum())
         previous = first
         steps = []
@@ -356,6 +376,15 @@ class Counted:
     times: npt.NDArray[np.int64]
     shown: npt.NDArray[np.int64]  # breakdown value codes, OTHER_CODE for values outside the top
     labels: list[tuple[int, str | None]]  # (code, value) of each line, in the order shown
+
+
+def _code_masks(view: TimelineView, scan: EventScan, selectors: Sequence[EventSelector]) -> npt.NDArray[np.int64]:
+    """For each event code of the timeline build, the bitmask of the `selectors` (without filters) it matches."""
+    masks = np.zeros(max(view.event_codes.values(), default=0) + 1, np.int64)
+    for index, selector in enumerate(selectors):
+        names = view.event_codes if selector.event is None else stored_names(scan.context.plan, selector.event)
+        masks[[view.event_codes[name] for name in names if name in view.event_codes]] |= 1 << index
+    return masks
 
 
 def _actor_order(

@@ -77,9 +77,6 @@ def run(
     With `best_only`, each partition's best attempt (most steps, then earliest entry, then smallest value,
     no value last) is found here, and a partition's later entries are skipped once an attempt reached every
     step: they could only tie on steps and lose on entry time. Without it, every attempt is made."""
-    plain = order == "ordered" and exclusion_from.shape[0] == 0 and not held.any() and (values < 0).all()
-    if plain and best_only:
-        return _best_greedy(starts, times, steps, entry_from, entry_to, step_count, window, attribution.unreached)
     entering = (steps != 0) if order == "any" else (steps & 1) != 0
     in_range = entering & (times >= entry_from) & (times < entry_to)
     count = int(in_range.sum())
@@ -104,7 +101,7 @@ def run(
     )  # fmt: skip
 
 
-def _best_greedy(
+def best_ordered(
     starts: Int64Array,
     times: Int64Array,
     steps: Int64Array,
@@ -112,9 +109,9 @@ def _best_greedy(
     entry_to: int,
     step_count: int,
     window: int,
-    unreached: int,
 ) -> Attempts:
-    """Each partition's best attempt in an ordered funnel without exclusions, held properties or values.
+    """Each partition's best attempt (as `run` with `best_only` finds it) in an ordered funnel without
+    exclusions, held properties or breakdown values. `starts` as in `run`; times are entry_from/entry_to's unit.
 
     There, an attempt that is further along can always do what one behind it can, so following each entry's
     single furthest chain (the most steps each tie group can fill, at the earliest group that can fill the
@@ -138,7 +135,7 @@ def _best_greedy(
         excluded=np.zeros(found, np.bool_),
         times=step_times[kept],
         values=np.broadcast_to(np.int64(-1), (found, step_count)),
-        attributed=np.full(found, unreached, np.int64),
+        attributed=np.full(found, -1, np.int64),
         best=np.where(entered, np.cumsum(entered) - 1, -1),
     )
 
@@ -147,19 +144,32 @@ def _best_greedy(
 def _greedy_pass(  # type: ignore[no-untyped-def]
     starts, times, steps, entry_from, entry_to, step_count, window, chunks, entry_time, reached, step_times
 ):  # fmt: skip
+    """An entry at a later time than another reaches each step no earlier than the other's chain did (the
+    rows of its chain were there for the other too). So its search for a step starts where an earlier search
+    for that step stopped (`found`), and once a search ran out of rows, no entry at a later time gets further.
+    Entries at the same time do not follow this: each can use the other's row for a later step."""
     partitions = starts.shape[0] - 1
     owner = np.empty(times.shape[0], np.int64)  # scratch of the matching; partitions own disjoint rows
     no_held = np.zeros(times.shape[0], np.int64)
     chunk_size = (partitions + chunks - 1) // chunks
     for chunk in numba.prange(chunks):
         current = np.empty(step_count, np.int64)
+        found = np.empty(step_count, np.int64)  # per step: no row before it, from the last search, fills it
         for part in range(chunk * chunk_size, min(partitions, (chunk + 1) * chunk_size)):
             first, last = starts[part], starts[part + 1]
             best_reach = 0
+            found[:] = first
+            previous_entry = -1
+            stop_after = times[last - 1]
             for row in range(first, last):
                 if not (steps[row] & 1) or times[row] < entry_from or times[row] >= entry_to:
                     continue
                 start_time = times[row]
+                if start_time > stop_after:
+                    break
+                if start_time == previous_entry:
+                    found[:] = first
+                previous_entry = start_time
                 deadline = start_time + window
                 position = _group_end(times, row, last)
                 state = 1 + _max_advance(
@@ -168,10 +178,14 @@ def _greedy_pass(  # type: ignore[no-untyped-def]
                 for step in range(state):
                     current[step] = start_time
                 while state < step_count:
-                    next_row = position
+                    next_row = max(position, found[state])
                     while next_row < last and times[next_row] <= deadline and not (steps[next_row] >> state) & 1:
                         next_row += 1
-                    if next_row == last or times[next_row] > deadline:
+                    found[state] = next_row
+                    if next_row == last:
+                        stop_after = start_time
+                        break
+                    if times[next_row] > deadline:
                         break
                     begin = _group_begin(times, next_row, position)
                     end = _group_end(times, next_row, last)
@@ -185,8 +199,8 @@ def _greedy_pass(  # type: ignore[no-untyped-def]
                     entry_time[part] = start_time
                     reached[part] = state
                     step_times[part, :state] = current[:state]
-                    if state == step_count:
-                        break
+                if state == step_count:
+                    break
 
 
 @numba.njit(cache=True)

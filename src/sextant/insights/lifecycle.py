@@ -4,14 +4,19 @@ in the previous period but not in this one; shown as a negative count)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, Literal
 
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlglot import exp
 
-from sextant.insights.activity import ActivitySpec, actor_days, neighbour
+from sextant.insights.activity import ActivitySpec, actor_days
 from sextant.insights.buckets import bucket_labels, end_of, label
 from sextant.insights.runner import QueryRunner
+from sextant.insights.timeline import person_order
 
 STATUSES = ("new", "returning", "resurrecting", "dormant")
 
@@ -27,73 +32,53 @@ class LifecycleRunner(QueryRunner):
     spec: LifecycleSpec
 
     def queries(self) -> dict[str, exp.Expr]:
-        engine = self.context.engine
-        interval = self.spec.interval
-        # Every active day ever: "new" and "resurrecting" depend on activity before the range.
-        days = actor_days(
-            self.scan(),
-            None,
-            # Whole periods: the last one counts its days after date_to too, as the first its days before.
-            end_of(self.dates.last_day, self.spec.interval),
-            events=self.spec.events,
-            filters=self.spec.filters,
-        )
-        period = engine.truncate_date(exp.column("day"), interval)
-        periods = (
-            exp.select("actor", period.as_("period"))
-            .from_(days.subquery("active"))
-            .group_by(exp.column("actor"), period.copy())
-        )
-
-        first = exp.Window(this=exp.Min(this=exp.column("period")), partition_by=[exp.column("actor")])
-        flagged = exp.select(
-            "period",
-            first.as_("first_period"),
-            neighbour("LAG", "period", -4000).as_("previous_period"),
-            neighbour("LEAD", "period", 4000).as_("next_period"),
-        ).from_(periods.subquery("periods"))
-        previous_start = engine.truncate_date(
-            exp.Sub(this=exp.column("period"), expression=exp.Literal.number(1)), interval
-        )
-        following = {"day": 1, "week": 7, "month": 31}[interval]
-        next_start = engine.truncate_date(
-            exp.Add(this=exp.column("period"), expression=exp.Literal.number(following)), interval
-        )
-        status = exp.Case(
-            ifs=[
-                exp.If(this=exp.column("first_period").eq(exp.column("period")), true=exp.Literal.string("new")),
-                exp.If(this=exp.column("previous_period").eq(previous_start), true=exp.Literal.string("returning")),
-            ],
-            default=exp.Literal.string("resurrecting"),
-        )
-        active = exp.select(exp.column("period"), status.as_("status"), exp.Count(this=exp.Star()).as_("actors"))
-        dormant = (
-            exp.select(
-                next_start.as_("period"),
-                exp.Literal.string("dormant").as_("status"),
-                exp.Count(this=exp.Star()).as_("actors"),
-            )
-            .from_("flagged")
-            .where(exp.NEQ(this=exp.column("next_period"), expression=next_start.copy()))
-            .group_by(next_start.copy())
-        )
-        # One query, so that the flagged periods are computed once for both parts.
-        both = exp.union(
-            active.from_("flagged").group_by(exp.column("period"), status.copy()), dormant, distinct=False
-        )
-        return {"lifecycle": exp.select("*").from_(both.subquery("counted")).with_("flagged", as_=flagged)}
+        # Every active day ever: "new" and "resurrecting" depend on activity before the range. Whole periods:
+        # the last one counts its days after date_to too.
+        last_day = end_of(self.dates.last_day, self.spec.interval)
+        days = actor_days(self.scan(), None, last_day, events=self.spec.events, filters=self.spec.filters)
+        return {"days": days}
 
     def shape(self, results: dict[str, pa.Table]) -> dict[str, Any]:
+        """Each actor's active periods in order: the first is new, one right after an active period is
+        returning, one after a gap resurrecting, and the period after an active one that is not active
+        counts the actor as dormant."""
+        table = results["days"]
+        actor = table.column("actor")
+        if not pa.types.is_integer(actor.type):  # persons read from the events are texts
+            actor = actor.combine_chunks().dictionary_encode().indices
+        actors = pc.cast(actor, pa.int64()).to_numpy(zero_copy_only=False)
+        days = pc.cast(table.column("day"), pa.int32()).to_numpy(zero_copy_only=False).astype(np.int64)
+        order = person_order(actors, days)
+        if order is not None:
+            actors, days = actors[order], days[order]
+        periods = _period_numbers(days, self.spec.interval)
+        distinct = np.ones(len(actors), np.bool_)
+        distinct[1:] = (actors[1:] != actors[:-1]) | (periods[1:] != periods[:-1])
+        actors, periods = actors[distinct], periods[distinct]
+        first = np.ones(len(actors), np.bool_)
+        first[1:] = actors[1:] != actors[:-1]
+        after = np.zeros(len(actors), np.int64)  # periods since the actor's previous active one
+        after[1:] = periods[1:] - periods[:-1]
+        followed = np.zeros(len(actors), np.bool_)  # the actor is active in the next period too
+        followed[:-1] = ~first[1:] & (after[1:] == 1)
+        counted = {
+            "new": periods[first],
+            "returning": periods[~first & (after == 1)],
+            "resurrecting": periods[~first & (after > 1)],
+            "dormant": periods[~followed] + 1,
+        }
         labels = bucket_labels(self.dates, self.spec.interval)
-        counts = {status: dict.fromkeys(labels, 0) for status in STATUSES}
-        for row in results["lifecycle"].to_pylist():
-            period = label(row["period"])
-            if period in counts[row["status"]]:
-                counts[row["status"]][period] += row["actors"]
+        shown = {status: dict.fromkeys(labels, 0) for status in STATUSES}
+        for status, numbers in counted.items():
+            values, counts = np.unique(numbers, return_counts=True)
+            for number, count in zip(values.tolist(), counts.tolist(), strict=True):
+                period = label(_period_start(number, self.spec.interval))
+                if period in shown[status]:
+                    shown[status][period] = count
         return {
             "interval": self.spec.interval,
             "labels": labels,
-            **{status: [(-1 if status == "dormant" else 1) * counts[status][p] for p in labels] for status in STATUSES},
+            **{status: [(-1 if status == "dormant" else 1) * shown[status][p] for p in labels] for status in STATUSES},
         }
 
     @staticmethod
@@ -102,3 +87,24 @@ class LifecycleRunner(QueryRunner):
             {"period": period, **{status: result[status][index] for status in STATUSES}}
             for index, period in enumerate(result["labels"])
         ]
+
+
+# Periods as consecutive numbers: days since 1970-01-01, weeks since the Monday before it (1970-01-01 was a
+# Thursday), or months since January 1970.
+EPOCH_DAY = dt.date(1970, 1, 1)
+
+
+def _period_numbers(days: npt.NDArray[np.int64], interval: str) -> npt.NDArray[np.int64]:
+    if interval == "week":
+        return (days + 3) // 7
+    if interval == "month":
+        return days.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+    return days
+
+
+def _period_start(number: int, interval: str) -> dt.date:
+    if interval == "week":
+        return EPOCH_DAY + dt.timedelta(days=number * 7 - 3)
+    if interval == "month":
+        return dt.date(1970 + number // 12, number % 12 + 1, 1)
+    return EPOCH_DAY + dt.timedelta(days=number)

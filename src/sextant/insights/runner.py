@@ -48,7 +48,7 @@ class QueryRunner(ABC):
         self.context = context
         self.dates = dates
         self.parameters = Parameters()
-        self.timelines = TimelineLookup(context.engine, context.project, context.timezone)
+        self.timelines = TimelineLookup(context.timelines, context.engine, context.project, context.timezone)
 
     def scan(self) -> EventScan:
         return EventScan(

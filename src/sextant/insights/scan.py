@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, cast
 
 import pyarrow as pa
 from sqlglot import exp
@@ -17,7 +17,7 @@ from sqlglot import exp
 from sextant.errors import QueryError
 from sextant.ingest.tracking_plan import TrackingPlan, hidden_events, shown_event, shown_value
 from sextant.insights.spec import Breakdown, CohortFilter, DateRange, Filter, FilterGroup, PropertyFilter
-from sextant.insights.timeline import TimelineLookup, TimelineView
+from sextant.insights.timeline import TimelineLookup, TimelineView, TimelineViews
 from sextant.warehouse import state
 from sextant.warehouse.engine import Engine
 
@@ -50,6 +50,8 @@ class QueryContext:
     access_filters: Sequence[Filter] = ()
     # Saved cohorts; None where there are none (a bare warehouse without a metadata database).
     cohorts: CohortSource | None = None
+    # Shared by the queries of a project, so that timelines are looked up once per warehouse write.
+    timelines: TimelineViews = field(default_factory=TimelineViews)
 
 
 @dataclass
@@ -97,7 +99,9 @@ class EventScan:
         self.engine = context.engine
         self.parameters = parameters
         # Shared by the scans of one query, so that the warehouse is asked about timelines once.
-        self.timelines = timelines or TimelineLookup(context.engine, context.project, context.timezone)
+        self.timelines = timelines or TimelineLookup(
+            context.timelines, context.engine, context.project, context.timezone
+        )
         self.count_by = count_by
         self.person_properties = person_properties
         self._group_joins: set[str] = set()
@@ -274,7 +278,8 @@ class EventScan:
         self, *columns: exp.Expr, view: TimelineView, dates: DateRange, where: Sequence[exp.Expr | None] = ()
     ) -> exp.Select:
         """SELECT `columns` FROM the latest timeline build `AS e`, in person and time order, leaving out the
-        persons the build no longer describes. Only event names, times and person numbers can be read."""
+        persons the build no longer describes. Only person numbers, times, local days and conditions on event
+        names (`events_named`) can be read; the conditions are turned into conditions on the build's codes."""
         bind = self.parameters.bind
         conditions: list[exp.Expr] = [
             exp.column("project", "e").eq(bind(self.context.project)),
@@ -287,9 +292,26 @@ class EventScan:
         if (stale := self.stale_condition(view, "e")) is not None:
             conditions.append(stale)
         query = exp.select(*columns).from_(exp.to_table("timeline_events").as_("e")).where(exp.and_(*conditions))
+        query = cast(exp.Select, query.transform(lambda node: self._by_event_code(node, view.event_codes)))
+        if any(column.name == "event" and column.table == "e" for column in query.find_all(exp.Column)):
+            raise ValueError("timelines hold event codes: only `events_named` and hidden events can be read")
         if not self.engine.scans_in_insertion_order:
             query = query.order_by(exp.column("person_number", "e"), self.timestamp())
         return query
+
+    def _by_event_code(self, node: exp.Expr, codes: dict[str, int]) -> exp.Expr:
+        """A condition on stored event names (`e.event IN (...)`) as one on the build's event codes."""
+        column = node.this if isinstance(node, exp.In) else None
+        if not (isinstance(column, exp.Column) and column.name == "event" and column.table == "e"):
+            return node
+        names = [
+            self.parameters.values[item.name] if isinstance(item, exp.Placeholder) else item.name
+            for item in node.expressions
+        ]
+        found = sorted({codes[name] for name in names if name in codes})
+        if not found:
+            return exp.false()
+        return exp.column("event_code", "e").isin(*(exp.Literal.number(code) for code in found))
 
     def timeline_days(
         self, view: TimelineView, first_day: dt.date | None, last_day: dt.date, *, active_only: bool

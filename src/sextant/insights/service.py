@@ -18,6 +18,7 @@ from sextant.insights.persons import PersonsSpec
 from sextant.insights.runner import QueryResult, ResultCache, execute, parse_spec, run_query
 from sextant.insights.scan import EventScan, Parameters, QueryContext
 from sextant.insights.spec import Filter, InsightSpec, problems
+from sextant.insights.timeline import TimelineViews
 from sextant.project import Project
 from sextant.warehouse.engine import Engine
 
@@ -34,6 +35,7 @@ class Insights:
         self.warehouse = warehouse
         self.plan = plan
         self.cache = ResultCache()
+        self.timelines = TimelineViews()
         self.cohorts = CohortStore(metadata) if metadata is not None else None
 
     def query(
@@ -93,6 +95,7 @@ class Insights:
             now=now or dt.datetime.now(dt.UTC),
             access_filters=access_filters,
             cohorts=CohortMembers(self.cohorts) if self.cohorts is not None else None,
+            timelines=self.timelines,
         )
 
 

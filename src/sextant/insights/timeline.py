@@ -8,6 +8,7 @@ The build's rows of every such person are left out, so each person's events are 
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,7 @@ from sextant.warehouse.engine import Engine
 @dataclass(frozen=True)
 class TimelineView:
     build: timelines.Build
+    event_codes: dict[str, int]  # stored event name -> its code in the build
     stale_numbers: pa.Table  # person_number: the build's persons whose rows are out of date
     recent_ids: pa.Table  # distinct_id: the distinct ids whose events are read from `events` instead
 
@@ -31,17 +33,37 @@ class TimelineView:
         return self.recent_ids.num_rows == 0
 
 
-class TimelineLookup:
-    """The timeline view of one query: every scan of the query asks for it, the warehouse is asked once."""
+class TimelineViews:
+    """The timeline view of the warehouse as it is now, asked of it once per write generation and shared by
+    the queries of a project: the view changes only when something is written (events, identity changes or
+    a build)."""
 
-    def __init__(self, engine: Engine, project: str, timezone: str) -> None:
-        self.engine, self.project, self.timezone = engine, project, timezone
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._latest: tuple[tuple[object, ...], TimelineView | None] | None = None
+
+    def view(self, engine: Engine, project: str, timezone: str) -> TimelineView | None:
+        key = (engine.url, engine.generation, project, timezone)
+        with self._lock:
+            if self._latest is not None and self._latest[0] == key:
+                return self._latest[1]
+        view = current_view(engine, project, timezone)
+        with self._lock:
+            self._latest = (key, view)
+        return view
+
+
+class TimelineLookup:
+    """The timeline view of one query: every scan of the query reads the same view."""
+
+    def __init__(self, views: TimelineViews, engine: Engine, project: str, timezone: str) -> None:
+        self.views, self.engine, self.project, self.timezone = views, engine, project, timezone
         self._looked_up = False
         self._view: TimelineView | None = None
 
     def view(self) -> TimelineView | None:
         if not self._looked_up:
-            self._view = current_view(self.engine, self.project, self.timezone)
+            self._view = self.views.view(self.engine, self.project, self.timezone)
             self._looked_up = True
         return self._view
 
@@ -61,9 +83,10 @@ def current_view(engine: Engine, project: str, timezone: str) -> TimelineView | 
         exp.union(remapped, written, distinct=True),
         {"project": project, "built_at": build.built_at, "covered": build.covered_sequence},
     )
+    codes = timelines.event_codes(engine, project, build)
     empty = pa.table({"distinct_id": pa.array([], pa.string())})
     if changed.num_rows == 0:
-        return TimelineView(build, pa.table({"person_number": pa.array([], pa.int64())}), empty)
+        return TimelineView(build, codes, pa.table({"person_number": pa.array([], pa.int64())}), empty)
     values = {"project": project, "build": build.number}
     recent_ids = engine.execute(_recent_ids(), values, {"changed_ids": changed.rename_columns(["distinct_id"])})
     stale = (
@@ -79,7 +102,7 @@ def current_view(engine: Engine, project: str, timezone: str) -> TimelineView | 
         )
     )
     stale_numbers = engine.execute(stale, values, {"recent_ids": recent_ids})
-    return TimelineView(build, stale_numbers, recent_ids)
+    return TimelineView(build, codes, stale_numbers, recent_ids)
 
 
 def _recent_ids() -> exp.Expr:

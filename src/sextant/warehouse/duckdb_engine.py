@@ -82,6 +82,8 @@ class DuckDBEngine(Engine):
                 self.connection.rollback()
                 raise
             self.connection.commit()
+            # Caches keyed on the generation while the transaction ran saw none of its writes.
+            self._advance_generation()
 
     def column_type(self, column: Column) -> exp.DataType:
         return exp.DataType.build(_TYPES[column.type], dialect=self.dialect)

@@ -69,12 +69,15 @@ class Engine(ABC):
         ).from_(select.subquery("incoming"))
         target = exp.Schema(this=exp.to_table(table.name), expressions=columns)
         self.execute(exp.Insert(this=target, expression=cast), tables=tables)
-        _generations[self.url] += 1
+        self._advance_generation()
 
     @property
     def generation(self) -> int:
         """Changes whenever this process writes to the warehouse (on any cursor)."""
         return _generations[self.url]
+
+    def _advance_generation(self) -> None:
+        _generations[self.url] += 1
 
     @abstractmethod
     def transaction(self) -> AbstractContextManager[None]:

@@ -1,7 +1,8 @@
 """Versioned warehouse migrations, so that a project made by an older Sextant opens after an upgrade.
 
-Each migration is a numbered list of steps. Steps are idempotent (IF NOT EXISTS), and the applied versions
-are recorded in `schema_migrations`, so a migration interrupted half-way is simply applied again.
+Each migration is a numbered list of steps. Steps are idempotent (IF NOT EXISTS; a rebuilt table of derived
+data is simply emptied again), and the applied versions are recorded in `schema_migrations`, so a migration
+interrupted half-way is simply applied again.
 """
 
 from __future__ import annotations
@@ -36,10 +37,21 @@ class AddColumn:
 
 
 @dataclass(frozen=True)
+class RebuildTable:
+    """Drop a table of derived data and create it in its current shape; whatever made its rows makes them again."""
+
+    table: Table
+
+    def statements(self, engine: Engine) -> list[exp.Expression]:
+        drop = exp.Drop(tables=[exp.to_table(self.table.name)], kind="TABLE", exists=True)
+        return [drop, engine.create_table_statement(self.table)]
+
+
+@dataclass(frozen=True)
 class Migration:
     version: int
     description: str
-    steps: tuple[CreateTable | AddColumn, ...]
+    steps: tuple[CreateTable | AddColumn | RebuildTable, ...]
 
 
 SCHEMA_MIGRATIONS = Table(
@@ -63,6 +75,9 @@ MIGRATIONS: tuple[Migration, ...] = (
             *(CreateTable(table) for table in tables.TIMELINE_TABLES),
         ),
     ),
+    # Timelines hold event codes instead of names. Builds are derived data: the next compaction makes them
+    # again, and until then queries read `events`.
+    Migration(4, "timeline event codes", tuple(RebuildTable(table) for table in tables.TIMELINE_TABLES)),
 )
 
 

@@ -247,9 +247,21 @@ TIMELINE_EVENTS = Table(
         Column("person_number", ColumnType.INT64),
         Column("timestamp", ColumnType.TIMESTAMP),
         Column("day", ColumnType.DATE),  # in the project's timezone at the build
-        Column("event", ColumnType.STRING),
+        Column("event_code", ColumnType.INT64),  # the event's name in timeline_event_names
     ),
     sort_key=("project", "build", "person_number", "timestamp"),
+)
+
+# The stored event names of a build, numbered in name order: scans of timelines compare small numbers, not texts.
+TIMELINE_EVENT_NAMES = Table(
+    "timeline_event_names",
+    (
+        Column("project", ColumnType.STRING),
+        Column("build", ColumnType.INT64),
+        Column("event_code", ColumnType.INT64),
+        Column("event", ColumnType.STRING),
+    ),
+    sort_key=("project", "build", "event_code"),
 )
 
 # Which person number each distinct id had in a build, and that person (a person id, or the distinct id itself).
@@ -295,4 +307,4 @@ TIMELINE_BUILDS = Table(
     version_column="build",
 )
 
-TIMELINE_TABLES = (TIMELINE_EVENTS, TIMELINE_PERSONS, TIMELINE_DAYS, TIMELINE_BUILDS)
+TIMELINE_TABLES = (TIMELINE_EVENTS, TIMELINE_EVENT_NAMES, TIMELINE_PERSONS, TIMELINE_DAYS, TIMELINE_BUILDS)

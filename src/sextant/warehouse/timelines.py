@@ -2,8 +2,9 @@
 each person's events in sequence, with no join to the person map and no sort when they ask.
 
 A build numbers the persons of the current person map densely and writes the events stored so far, sorted
-by (person number, time). Events written after a build, and persons whose identity changed after it, are
-read from `events` by the queries (insights/timeline.py) until the next build: compaction keeps that part small.
+by (person number, time), with each event name as a small number (`timeline_event_names`). Events written
+after a build, and persons whose identity changed after it, are read from `events` by the queries
+(insights/timeline.py) until the next build: compaction keeps that part small.
 """
 
 from __future__ import annotations
@@ -76,6 +77,22 @@ def latest_build(engine: Engine, project: str) -> Build | None:
     )
 
 
+def event_codes(engine: Engine, project: str, build: Build) -> dict[str, int]:
+    """The code of each stored event name in `build`."""
+    query = (
+        exp.select("event", "event_code")
+        .from_(tables.TIMELINE_EVENT_NAMES.name)
+        .where(
+            exp.and_(
+                exp.column("project").eq(exp.Placeholder(this="project")),
+                exp.column("build").eq(exp.Placeholder(this="build")),
+            )
+        )
+    )
+    names = engine.execute(query, {"project": project, "build": build.number})
+    return dict(zip(names.column("event").to_pylist(), names.column("event_code").to_pylist(), strict=True))
+
+
 def pending_events(engine: Engine, project: str, build: Build | None) -> int:
     """How many events were stored after `build` (all of them when there is none)."""
     query = (
@@ -144,6 +161,21 @@ def compact(engine: Engine, project: str, timezone: str) -> Build:
         exp.column("build", "p").eq(build.copy()),
         exp.column("distinct_id", "p").eq(exp.column("distinct_id", "e")),
     )
+    names = exp.select(exp.column("event", "e")).distinct().from_(exp.to_table(tables.EVENTS.name).as_("e"))
+    name_rank = exp.Window(
+        this=exp.Anonymous(this="ROW_NUMBER", expressions=[]), order=exp.Order(expressions=[exp.column("event")])
+    )
+    event_names = exp.select(
+        project_literal.copy().as_("project"),
+        build.copy().as_("build"),
+        name_rank.as_("event_code"),
+        exp.column("event"),
+    ).from_(names.where(covered_events.copy()).subquery("names"))
+    code_of_event = exp.and_(
+        exp.column("project", "c").eq(project_literal.copy()),
+        exp.column("build", "c").eq(build.copy()),
+        exp.column("event", "c").eq(exp.column("event", "e")),
+    )
     day = engine.local_date(exp.column("timestamp", "e"), timezone)
     timeline = (
         exp.select(
@@ -152,10 +184,11 @@ def compact(engine: Engine, project: str, timezone: str) -> Build:
             exp.column("person_number", "p").as_("person_number"),
             exp.column("timestamp", "e").as_("timestamp"),
             day.as_("day"),
-            exp.column("event", "e").as_("event"),
+            exp.column("event_code", "c").as_("event_code"),
         )
         .from_(exp.to_table(tables.EVENTS.name).as_("e"))
         .join(exp.to_table(tables.TIMELINE_PERSONS.name).as_("p"), on=person_of_event)
+        .join(exp.to_table(tables.TIMELINE_EVENT_NAMES.name).as_("c"), on=code_of_event)
         .where(covered_events.copy())
         .order_by(exp.column("person_number", "p"), exp.column("timestamp", "e"))
     )
@@ -180,7 +213,7 @@ def compact(engine: Engine, project: str, timezone: str) -> Build:
         .group_by(exp.column("person_number", "p"), day.copy())
         .order_by(exp.column("person_number", "p"), day.copy())
     )
-    built = (tables.TIMELINE_EVENTS, tables.TIMELINE_PERSONS, tables.TIMELINE_DAYS)
+    built = (tables.TIMELINE_EVENTS, tables.TIMELINE_EVENT_NAMES, tables.TIMELINE_PERSONS, tables.TIMELINE_DAYS)
     with engine.transaction():
         # Rows of an interrupted build (on engines without transactions) would mix with this one's.
         for table in built:
@@ -190,6 +223,7 @@ def compact(engine: Engine, project: str, timezone: str) -> Build:
             )
             engine.execute(exp.delete(table.name, where=unfinished))
         engine.insert_select(tables.TIMELINE_PERSONS, numbered, {})
+        engine.insert_select(tables.TIMELINE_EVENT_NAMES, event_names, {})
         engine.insert_select(tables.TIMELINE_EVENTS, timeline, {})
         engine.insert_select(tables.TIMELINE_DAYS, active_days, {})
         counts = engine.execute(

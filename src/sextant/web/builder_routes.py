@@ -241,5 +241,3 @@ def _cell(value: Any) -> str:
     if isinstance(value, list):
         return ", ".join(_cell(item) for item in value)
     return str(value)
-
-

@@ -32,9 +32,7 @@ async def post_query(
         raise QueryError(
             f'the body is not JSON ({error}); send an insight spec such as {{"kind": "funnel", ...}}'
         ) from None
-    result = await run_in_threadpool(
-        state.insights.query, spec, refresh=refresh, access_filters=user.access_filters
-    )
+    result = await run_in_threadpool(state.insights.query, spec, refresh=refresh, access_filters=user.access_filters)
     return JSONResponse(result.as_json())
 
 

@@ -43,9 +43,7 @@ def upgrade() -> None:
     op.create_table(
         "dashboard_tiles",
         sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column(
-            "dashboard_id", sa.Integer, sa.ForeignKey("dashboards.id", ondelete="CASCADE"), nullable=False
-        ),
+        sa.Column("dashboard_id", sa.Integer, sa.ForeignKey("dashboards.id", ondelete="CASCADE"), nullable=False),
         sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("look_id", sa.Integer, sa.ForeignKey("looks.id", ondelete="CASCADE"), nullable=True),
         sa.Column("spec", sa.JSON, nullable=True),
