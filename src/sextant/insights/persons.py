@@ -1,5 +1,6 @@
 """Persons: search persons by their current properties or ids, or show one person's event timeline (every
-event of every distinct id merged into them, newest first)."""
+event of every distinct id merged into them, newest first). A caller with access filters finds only persons
+with an event that passes them, and sees only those events."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pydantic import Field, model_validator
 from sqlglot import exp
 
 from sextant.insights.runner import QueryRunner
-from sextant.insights.scan import EventScan
+from sextant.insights.scan import EventScan, Parameters, QueryContext
 from sextant.insights.spec import CohortFilter, FilterGroup, InsightSpec, PropertyFilter
 
 
@@ -55,6 +56,8 @@ class PersonsRunner(QueryRunner):
         condition = scan.condition(self.spec.filters)
         if condition is not None:
             conditions.append(condition)
+        if (visible := visible_persons(self.context, self.parameters)) is not None:
+            conditions.append(exp.column("person_id", "cp").isin(query=visible))
         if self.spec.search:
             by_id = (
                 exp.select("person_id")
@@ -164,6 +167,16 @@ class PersonsRunner(QueryRunner):
             }
             for person in result["persons"]
         ]
+
+
+def visible_persons(context: QueryContext, parameters: Parameters) -> exp.Select | None:
+    """The ids of the persons with at least one event, at any time, that passes the caller's access filters
+    (person properties as of the event); None when the caller has none and sees every person. The persons
+    table holds no rows the filters describe, so whom a restricted caller may see follows from their events."""
+    if not context.access_filters:
+        return None
+    scan = EventScan(context, parameters, count_by="persons", person_properties="as_of_event")
+    return scan.select(scan.person(), dates=None)
 
 
 def _instant(value: dt.datetime) -> str:

@@ -14,7 +14,7 @@ from sqlglot import exp
 from sextant.errors import QueryError
 from sextant.ingest.tracking_plan import TrackingPlan
 from sextant.insights.cohorts import CohortMembers, CohortRequest, CohortStore, SavedCohort, persons_of
-from sextant.insights.persons import PersonsSpec
+from sextant.insights.persons import visible_persons
 from sextant.insights.runner import QueryResult, ResultCache, execute, parse_spec, run_query
 from sextant.insights.scan import EventScan, Parameters, QueryContext
 from sextant.insights.spec import Filter, InsightSpec, problems
@@ -47,8 +47,8 @@ class Insights:
         now: dt.datetime | None = None,
     ) -> QueryResult:
         parsed = parse_spec(spec)
-        if access_filters:
-            _check_filterable(parsed)
+        if parsed.kind == "instances":
+            check_instances_readable(access_filters)
         return run_query(parsed, self._context(access_filters, now), self.cache, refresh=refresh)
 
     def create_cohort(self, body: dict[str, Any], *, access_filters: Sequence[Filter] = ()) -> SavedCohort:
@@ -77,8 +77,8 @@ class Insights:
         scan = EventScan(context, parameters, count_by="persons", person_properties="as_of_event")
         members = context.cohorts.members(cohort, scan)
         query = exp.select("person_id").distinct().from_(members.subquery("members")).order_by("person_id").limit(limit)
-        if access_filters:
-            query = query.where(exp.column("person_id").isin(query=scan.select(scan.person(), dates=None)))
+        if (visible := visible_persons(context, parameters)) is not None:
+            query = query.where(exp.column("person_id").isin(query=visible))
         return [str(row["person_id"]) for row in execute(context, query, parameters).to_pylist()]
 
     def cohort_store(self) -> CohortStore:
@@ -99,17 +99,13 @@ class Insights:
         )
 
 
-def _check_filterable(spec: InsightSpec) -> None:
-    """Refuse, to a caller with access filters, the queries that read rows those filters cannot reach."""
-    if spec.kind == "instances":
+def check_instances_readable(access_filters: Sequence[Filter]) -> None:
+    """Refuse instance telemetry to a caller with access filters: pings are no person's, event's or group's
+    rows, so the filters cannot say which of them the caller may see."""
+    if access_filters:
         raise QueryError(
             "instances are counted from their telemetry, which your row-level access filters cannot restrict; "
             "ask an admin for these figures"
-        )
-    if isinstance(spec, PersonsSpec) and spec.person is None:
-        raise QueryError(
-            "a persons search reads the persons table, which your row-level access filters cannot restrict; "
-            "look one person up with `person` instead"
         )
 
 

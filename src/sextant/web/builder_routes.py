@@ -6,6 +6,7 @@ queries (Creator or Admin)."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -23,6 +24,7 @@ from sextant.auth.permissions import Action, Principal, can_edit
 from sextant.content.results import csv_chunks
 from sextant.errors import QueryError
 from sextant.insights.runner import QueryResult, runner_class
+from sextant.insights.spec import Filter
 from sextant.web import builder_forms as forms
 from sextant.web.charts import chart_spec, chart_types
 from sextant.web.state import ServerState
@@ -31,6 +33,7 @@ from sextant.web.templating import page_router, redirect, render
 router = page_router()
 Builder = Annotated[Principal, Depends(require(Action.RUN_QUERIES))]
 TABLE_ROWS = 1000  # the page shows this many rows; the CSV has them all
+CATALOG_CACHE_SIZE = 16
 # Query parameters that say where the builder was opened from; they stay in the URL as the spec changes.
 CONTEXT_PARAMETERS = ("look", "from_dashboard")
 
@@ -114,7 +117,7 @@ async def _builder_page(
     request: Request, user: Principal, state: ServerState, view: BuilderView, status: int
 ) -> Response:
     kind, spec = view.kind, view.spec
-    events, properties = await run_in_threadpool(_catalog_names, state)
+    events, properties = await run_in_threadpool(_catalog_names, state, user.access_filters)
     page: dict[str, Any] = {
         "section": "insights",
         "kind": kind,
@@ -203,27 +206,41 @@ def _json_or_none(text: str | None) -> Any:
         return None
 
 
-def _catalog_names(state: ServerState) -> tuple[list[str], list[str]]:
-    """Event and property names for the form's autocomplete, built again only after a write to the
-    warehouse (the catalog scans and samples events). The catalog samples properties from the last week;
-    a project with nothing that recent (an import, a finished test) gets them from its latest week."""
+def _catalog_names(state: ServerState, access_filters: tuple[Filter, ...]) -> tuple[list[str], list[str]]:
+    """Event and property names for the form's autocomplete, from the rows the user may read, built again only
+    after a write to the warehouse (the catalog scans and samples events). The catalog samples properties from
+    the last week; a project with nothing that recent (an import, a finished test) gets them from its latest week."""
     warehouse = state.workspace.warehouse
     plan = state.pipeline.plan_file.plan
-    key = (warehouse.url, warehouse.generation, plan)
-    if _catalog_cache.get("key") != key:
+    key = (
+        warehouse.url,
+        warehouse.generation,
+        plan.model_dump_json(),
+        orjson.dumps([item.model_dump(mode="json") for item in access_filters]),
+    )
+    names = _catalog_cache.get(key)
+    if names is None:
         engine, project = warehouse.cursor(), state.workspace.project.name
-        entries = catalog.build(engine, project, plan)
+        entries = catalog.build(engine, project, plan, access_filters=access_filters)
         latest = max((entry.last_seen for entry in entries if entry.last_seen), default=None)
         if latest is not None and not any(entry.properties for entry in entries):
-            entries = catalog.build(engine, project, plan, now=latest + dt.timedelta(seconds=1))
+            entries = catalog.build(
+                engine, project, plan, now=latest + dt.timedelta(seconds=1), access_filters=access_filters
+            )
         events = sorted(entry.event for entry in entries)
         properties = sorted({name for entry in entries for name in entry.properties})
-        _catalog_cache.update(key=key, names=(events, properties))
-    names: tuple[list[str], list[str]] = _catalog_cache["names"]
+        names = (events, properties)
+        with _catalog_lock:
+            if len(_catalog_cache) >= CATALOG_CACHE_SIZE:
+                del _catalog_cache[next(iter(_catalog_cache))]
+            _catalog_cache[key] = names
     return names
 
 
-_catalog_cache: dict[str, Any] = {}  # the key and names of the last project asked
+# The names of the last projects and sets of access filters asked, oldest first: restricted and unrestricted
+# users taking turns each find theirs.
+_catalog_cache: dict[tuple[str, int, str, bytes], tuple[list[str], list[str]]] = {}
+_catalog_lock = threading.Lock()
 
 
 def _editable_folders(request: Request, user: Principal) -> list[Any]:

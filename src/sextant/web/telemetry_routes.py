@@ -5,22 +5,24 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from sextant import instances
-from sextant.auth.dependencies import authorize
-from sextant.auth.permissions import Action
+from sextant.auth.dependencies import authorize, require
+from sextant.auth.permissions import Action, Principal
 from sextant.errors import IngestError
 from sextant.ingest import pings
 from sextant.ingest.normalize import Context
+from sextant.insights.service import check_instances_readable
 from sextant.metadata.models import KeyKind
 from sextant.warehouse import tables
 from sextant.web.body import read_body
-from sextant.web.state import ServerState, bearer_token, reader_state
+from sextant.web.state import ServerState, bearer_token
 
 router = APIRouter()
 
@@ -90,9 +92,12 @@ class InstanceLinks(BaseModel):
 
 
 @router.get("/api/v1/instances")
-async def list_instances(request: Request) -> JSONResponse:
-    """Every known instance with its account, version and telemetry status."""
-    state = reader_state(request)
+async def list_instances(
+    request: Request, user: Annotated[Principal, Depends(require(Action.VIEW_CONTENT))]
+) -> JSONResponse:
+    """Every known instance with its account, version and telemetry status (not to a user with access filters)."""
+    check_instances_readable(user.access_filters)
+    state: ServerState = request.app.state.sextant
     reader = state.workspace.warehouse.cursor()
     rows = instances.status(reader, state.workspace.project.name).to_pylist()
     return JSONResponse(orjson.loads(orjson.dumps(rows, default=str)))
