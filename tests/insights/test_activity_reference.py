@@ -124,7 +124,7 @@ def test_stickiness_and_lifecycle_match_a_brute_force_count(
     weeks = [dt.date(2024, 3, 18) + dt.timedelta(weeks=n) for n in range(5)]  # Mondays from 18 March
 
     run = project.run({"kind": "stickiness", **RANGE, "interval": "week"}, now=NOW)
-    assert ("timeline_days" in run.sql["stickiness"]) == (timelines != "none")
+    assert ("timeline_days" in run.sql["days"]) == (timelines != "none")
     sticky = run.result
     for period in sticky["periods"]:
         start = dt.date.fromisoformat(period["period"])

@@ -6,14 +6,19 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import Field
 from sqlglot import exp
 
 from sextant.ingest.tracking_plan import hidden_events, shown_event
 from sextant.insights.scan import EventScan, Parameters
 from sextant.insights.spec import DateRange, Filter, InsightSpec
-from sextant.insights.timeline import TimelineView, numbered_below_zero
+from sextant.insights.timeline import TimelineView, numbered_below_zero, person_order
 
 
 class ActivitySpec(InsightSpec):
@@ -116,6 +121,56 @@ def actor_days(
     recent = active_days(scan, first_day, last_day, events=None, filters=(), only_recent=view)
     numbered = numbered_below_zero(recent, "day")
     return exp.union(exp.select("day", "actor").from_(days.subquery("days")), numbered, distinct=False)
+
+
+@dataclass(frozen=True)
+class ActorPeriods:
+    """One row per actor and period (day, week or month) in which the actor was active, in actor and period
+    order: the actor's code, the period's number (`period_numbers`) and on how many days of it they were active."""
+
+    actors: npt.NDArray[np.int64]
+    periods: npt.NDArray[np.int64]
+    active_days: npt.NDArray[np.int64]
+
+
+def actor_periods(days: pa.Table, interval: str) -> ActorPeriods:
+    """The active periods of the (actor, day) rows that `actor_days` selects, in whatever order they come
+    (timelines give them in order, so nothing is sorted then)."""
+    actor = days.column("actor")
+    if not pa.types.is_integer(actor.type):  # persons read from the events are texts
+        actor = actor.combine_chunks().dictionary_encode().indices
+    actors = pc.cast(actor, pa.int64()).to_numpy(zero_copy_only=False)
+    numbers = pc.cast(days.column("day"), pa.int32()).to_numpy(zero_copy_only=False).astype(np.int64)
+    order = person_order(actors, numbers)
+    if order is not None:
+        actors, numbers = actors[order], numbers[order]
+    periods = period_numbers(numbers, interval)
+    starts = np.ones(len(actors), np.bool_)  # the first day of each actor's period (days are distinct)
+    starts[1:] = (actors[1:] != actors[:-1]) | (periods[1:] != periods[:-1])
+    first_rows = np.flatnonzero(starts)
+    return ActorPeriods(actors[first_rows], periods[first_rows], np.diff(np.append(first_rows, len(actors))))
+
+
+# Periods as consecutive numbers: days since 1970-01-01, weeks since the Monday before it (1970-01-01 was a
+# Thursday), or months since January 1970.
+EPOCH_DAY = dt.date(1970, 1, 1)
+
+
+def period_numbers(days: npt.NDArray[np.int64], interval: str) -> npt.NDArray[np.int64]:
+    """The period of each day (days since 1970-01-01)."""
+    if interval == "week":
+        return (days + 3) // 7
+    if interval == "month":
+        return days.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+    return days
+
+
+def period_start(number: int, interval: str) -> dt.date:
+    if interval == "week":
+        return EPOCH_DAY + dt.timedelta(days=number * 7 - 3)
+    if interval == "month":
+        return dt.date(1970 + number // 12, number % 12 + 1, 1)
+    return EPOCH_DAY + dt.timedelta(days=number)
 
 
 def any_of(events: Sequence[str] | None, parameters: Parameters) -> Callable[[exp.Expr], exp.Expr] | None:

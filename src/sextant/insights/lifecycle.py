@@ -4,19 +4,15 @@ in the previous period but not in this one; shown as a negative count)."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any, Literal
 
 import numpy as np
-import numpy.typing as npt
 import pyarrow as pa
-import pyarrow.compute as pc
 from sqlglot import exp
 
-from sextant.insights.activity import ActivitySpec, actor_days
+from sextant.insights.activity import ActivitySpec, actor_days, actor_periods, period_start
 from sextant.insights.buckets import bucket_labels, end_of, label
 from sextant.insights.runner import QueryRunner
-from sextant.insights.timeline import person_order
 
 STATUSES = ("new", "returning", "resurrecting", "dormant")
 
@@ -42,19 +38,8 @@ class LifecycleRunner(QueryRunner):
         """Each actor's active periods in order: the first is new, one right after an active period is
         returning, one after a gap resurrecting, and the period after an active one that is not active
         counts the actor as dormant."""
-        table = results["days"]
-        actor = table.column("actor")
-        if not pa.types.is_integer(actor.type):  # persons read from the events are texts
-            actor = actor.combine_chunks().dictionary_encode().indices
-        actors = pc.cast(actor, pa.int64()).to_numpy(zero_copy_only=False)
-        days = pc.cast(table.column("day"), pa.int32()).to_numpy(zero_copy_only=False).astype(np.int64)
-        order = person_order(actors, days)
-        if order is not None:
-            actors, days = actors[order], days[order]
-        periods = _period_numbers(days, self.spec.interval)
-        distinct = np.ones(len(actors), np.bool_)
-        distinct[1:] = (actors[1:] != actors[:-1]) | (periods[1:] != periods[:-1])
-        actors, periods = actors[distinct], periods[distinct]
+        active = actor_periods(results["days"], self.spec.interval)
+        actors, periods = active.actors, active.periods
         first = np.ones(len(actors), np.bool_)
         first[1:] = actors[1:] != actors[:-1]
         after = np.zeros(len(actors), np.int64)  # periods since the actor's previous active one
@@ -72,7 +57,7 @@ class LifecycleRunner(QueryRunner):
         for status, numbers in counted.items():
             values, counts = np.unique(numbers, return_counts=True)
             for number, count in zip(values.tolist(), counts.tolist(), strict=True):
-                period = label(_period_start(number, self.spec.interval))
+                period = label(period_start(number, self.spec.interval))
                 if period in shown[status]:
                     shown[status][period] = count
         return {
@@ -87,24 +72,3 @@ class LifecycleRunner(QueryRunner):
             {"period": period, **{status: result[status][index] for status in STATUSES}}
             for index, period in enumerate(result["labels"])
         ]
-
-
-# Periods as consecutive numbers: days since 1970-01-01, weeks since the Monday before it (1970-01-01 was a
-# Thursday), or months since January 1970.
-EPOCH_DAY = dt.date(1970, 1, 1)
-
-
-def _period_numbers(days: npt.NDArray[np.int64], interval: str) -> npt.NDArray[np.int64]:
-    if interval == "week":
-        return (days + 3) // 7
-    if interval == "month":
-        return days.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
-    return days
-
-
-def _period_start(number: int, interval: str) -> dt.date:
-    if interval == "week":
-        return EPOCH_DAY + dt.timedelta(days=number * 7 - 3)
-    if interval == "month":
-        return dt.date(1970 + number // 12, number % 12 + 1, 1)
-    return EPOCH_DAY + dt.timedelta(days=number)

@@ -81,9 +81,9 @@ class SegmentationRunner(QueryRunner):
         scan = self.scan()
         engine = self.context.engine
         plain = not (series.property or series.group_type or series.filters or self.spec.filters or self.spec.breakdown)
-        view = scan.timeline() if with_actor and plain else None
+        view = scan.timeline() if plain and series.math in ("total", "unique") else None
         if view is not None:
-            return self._timeline_rows(series, view)
+            return self._timeline_rows(series, view, with_actor=with_actor)
         columns = [
             bucket_of_timestamp(engine, scan.timestamp(), self.spec.interval, self.context.timezone).as_("bucket")
         ]
@@ -98,9 +98,9 @@ class SegmentationRunner(QueryRunner):
         where = [scan.events_named(series.event), scan.condition(series.filters), scan.condition(self.spec.filters)]
         return scan.select(*columns, dates=self.dates, where=where)
 
-    def _timeline_rows(self, series: Series, view: TimelineView) -> exp.Query:
+    def _timeline_rows(self, series: Series, view: TimelineView, *, with_actor: bool) -> exp.Query:
         """(bucket, actor) rows from person timelines: the build's persons by number, and below zero the
-        persons written or merged since, read from the events."""
+        persons written or merged since, read from the events. Without `actor`, only buckets."""
         scan = self.scan()
         engine = self.context.engine
         bucket = bucket_of_timestamp(engine, scan.timestamp(), self.spec.interval, self.context.timezone)
@@ -110,22 +110,19 @@ class SegmentationRunner(QueryRunner):
             if self.spec.interval == "hour"
             else bucket_of_date(engine, exp.column("day", "e"), self.spec.interval)
         )
+        actor = [exp.column("person_number", "e").as_("actor")] if with_actor else []
         built = scan.timeline_select(
-            local.as_("bucket"),
-            exp.column("person_number", "e").as_("actor"),
-            view=view,
-            dates=self.dates,
-            where=[scan.events_named(series.event)],
+            local.as_("bucket"), *actor, view=view, dates=self.dates, where=[scan.events_named(series.event)]
         )
         if view.fresh:
             return built
         recent = scan.select(
             bucket.copy().as_("bucket"),
-            scan.person().as_("actor"),
+            *([scan.person().as_("actor")] if with_actor else []),
             dates=self.dates,
             where=[scan.events_named(series.event), scan.recent_condition(view)],
         )
-        return exp.union(built, numbered_below_zero(recent, "bucket"), distinct=False)
+        return exp.union(built, numbered_below_zero(recent, "bucket") if with_actor else recent, distinct=False)
 
     def _measure(self, series: Series) -> exp.Expr:
         engine = self.context.engine

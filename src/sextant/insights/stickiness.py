@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+import numpy as np
 import pyarrow as pa
 from pydantic import Field
 from sqlglot import exp
 
-from sextant.insights.activity import ActivitySpec, actor_days
+from sextant.insights.activity import ActivitySpec, actor_days, actor_periods, period_start
 from sextant.insights.buckets import bucket_labels, end_of, label, start_of
 from sextant.insights.runner import QueryRunner
 
@@ -26,7 +27,6 @@ class StickinessRunner(QueryRunner):
     spec: StickinessSpec
 
     def queries(self) -> dict[str, exp.Expr]:
-        engine = self.context.engine
         days = actor_days(
             self.scan(),
             start_of(self.dates.first_day, self.spec.interval),
@@ -35,24 +35,20 @@ class StickinessRunner(QueryRunner):
             events=self.spec.events,
             filters=self.spec.filters,
         )
-        period = engine.truncate_date(exp.column("day"), self.spec.interval)
-        per_actor = (
-            exp.select(period.as_("period"), exp.Count(this=exp.Star()).as_("active_days"))
-            .from_(days.subquery("active"))
-            .group_by(exp.column("actor"), period.copy())
-        )
-        return {
-            "stickiness": exp.select("period", "active_days", exp.Count(this=exp.Star()).as_("actors"))
-            .from_(per_actor.subquery("per_actor"))
-            .group_by("period", "active_days")
-        }
+        return {"days": days}
 
     def shape(self, results: dict[str, pa.Table]) -> dict[str, Any]:
         labels = bucket_labels(self.dates, self.spec.interval)
         most = 7 if self.spec.interval == "week" else 31
         histogram: dict[str, list[int]] = {period: [0] * most for period in labels}
-        for row in results["stickiness"].to_pylist():
-            histogram[label(row["period"])][row["active_days"] - 1] += row["actors"]
+        active = actor_periods(results["days"], self.spec.interval)
+        if len(active.periods):
+            first = int(active.periods.min())
+            # Actors per (period, active days), counted at (period - first) * 32 + days.
+            tally = np.bincount((active.periods - first) * 32 + active.active_days)
+            for key in np.flatnonzero(tally).tolist():
+                number, days = divmod(key, 32)
+                histogram[label(period_start(first + number, self.spec.interval))][days - 1] += int(tally[key])
         if self.spec.cumulative:
             for counts in histogram.values():
                 for index in range(most - 2, -1, -1):
