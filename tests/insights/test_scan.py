@@ -12,6 +12,7 @@ import pytest
 from sextant.ingest.tracking_plan import TrackingPlan, Transformations
 from sextant.insights.runner import run_query
 from sextant.insights.scan import QueryContext
+from sextant.insights.spec import PropertyFilter
 from tests.conftest import T0
 from tests.insights.conftest import InsightProject
 
@@ -136,8 +137,6 @@ def test_the_tracking_plans_query_time_transformations(project: InsightProject) 
 
 def test_access_filters_apply_to_every_query(project: InsightProject) -> None:
     load(project)
-    from sextant.insights.spec import PropertyFilter
-
     only_go = [PropertyFilter(type="event", key="lang", operator="eq", value="go")]
     context = QueryContext(
         project.engine, project.project.name, "Europe/Berlin", TrackingPlan(), T0 + 48 * HOUR, access_filters=only_go
@@ -149,3 +148,18 @@ def test_access_filters_apply_to_every_query(project: InsightProject) -> None:
     assert [step["count"] for step in project.query(funnel)["results"][0]["steps"]] == [3, 1]
     assert [step["count"] for step in run_query(funnel, context).result["results"][0]["steps"]] == [1, 0]
     assert run_query({"kind": "active_users", **RANGE}, context).result["dau"] == [2]
+
+
+def test_access_filters_read_person_properties_as_of_the_event_whatever_the_query_asks(
+    project: InsightProject,
+) -> None:
+    """Otherwise a restricted caller could widen their rows by asking for current person properties."""
+    load(project)
+    pro = [PropertyFilter(type="person", key="plan", operator="eq", value="pro")]
+    context = QueryContext(
+        project.engine, project.project.name, "Europe/Berlin", TrackingPlan(), T0 + 48 * HOUR, access_filters=pro
+    )
+    searches = {"kind": "segmentation", **RANGE, "series": [SEARCHES]}
+    # ann searched twice on the free plan and upgraded later: only bo's search passes as of the event.
+    for mode in ("as_of_event", "current"):
+        assert run_query({**searches, "person_properties": mode}, context).result["series"][0]["total"] == 1

@@ -182,6 +182,15 @@ class EventScan:
             return None
         return exp.and_(*parts) if operator == "and" else exp.or_(*parts)
 
+    def _access_condition(self) -> exp.Expr | None:
+        """The caller's access filters, with person properties as they were at each event whatever the query
+        asks for: otherwise a restricted caller could choose which rows pass."""
+        asked, self.person_properties = self.person_properties, "as_of_event"
+        try:
+            return self.condition(self.context.access_filters)
+        finally:
+            self.person_properties = asked
+
     def _filter(self, item: Filter) -> exp.Expr:
         if isinstance(item, FilterGroup):
             return exp.paren(self.condition(item.filters, item.operator) or exp.true())
@@ -242,7 +251,7 @@ class EventScan:
             conditions.append(exp.LT(this=self.timestamp(), expression=self.parameters.bind(dates.end)))
         hidden = hidden_events(self.context.plan, exp.column("event", "e"))
         conditions.extend(part for part in (hidden, *where) if part is not None)
-        access = self.condition(self.context.access_filters)
+        access = self._access_condition()
         if access is not None:
             conditions.append(access)
         if self.count_by != "persons":

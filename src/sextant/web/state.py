@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from starlette.requests import Request
-
-from sextant.auth.dependencies import authorize, bearer_token
+from sextant.auth.dependencies import bearer_token
 from sextant.auth.keys import KeyChecker
-from sextant.auth.permissions import Action
 from sextant.ingest.pipeline import IngestPipeline
 from sextant.ingest.rate_limit import RateLimiter
 from sextant.insights.service import Insights
@@ -28,11 +25,4 @@ class ServerState:
     insights: Insights
 
 
-__all__ = ["ServerState", "bearer_token", "reader_state"]
-
-
-def reader_state(request: Request) -> ServerState:
-    """The server state, for a request by a signed-in user, a personal API key or the CLI's local token."""
-    authorize(request, Action.VIEW_CONTENT)
-    state: ServerState = request.app.state.sextant
-    return state
+__all__ = ["ServerState", "bearer_token"]
