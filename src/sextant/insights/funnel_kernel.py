@@ -140,7 +140,7 @@ def best_ordered(
     )
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=True, nogil=True)
 def _greedy_pass(  # type: ignore[no-untyped-def]
     starts, times, steps, entry_from, entry_to, step_count, window, chunks, entry_time, reached, step_times
 ):  # fmt: skip
@@ -203,7 +203,7 @@ def _greedy_pass(  # type: ignore[no-untyped-def]
                     break
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _all_attempts(  # type: ignore[no-untyped-def]
     starts, times, steps, exclusions, values, held, in_range, step_count, window, order,
     exclusion_from, exclusion_to, partition, entry_time, reached, excluded, step_times, step_values,

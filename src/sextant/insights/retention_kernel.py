@@ -50,7 +50,7 @@ def count(
     return Counts(sizes, returned)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _pass(  # type: ignore[no-untyped-def]
     starts, buckets, times, is_start, is_return, first_time, first_cohort, range_from, range_to,
     rolling_length, low, high, sizes, returned,
