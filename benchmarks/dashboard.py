@@ -1,7 +1,8 @@
 """Dashboard benchmark: a 10-tile dashboard on the insight benchmark's E10M dataset, loaded as a browser
 loads it from the real server: the page, then every tile's htmx request (6 at a time, as browsers allow
-per host). Cold: a fresh server, so the results cache is empty (DuckDB's own buffers may be warm); warm:
-the same page again with nothing changed. Targets: cold under 1.5 s, warm under 100 ms.
+per host), sent from another process as a browser would (so the client does not hold the server's GIL).
+Cold: a fresh server, so the results cache is empty (DuckDB's own buffers may be warm); warm: the same page
+again with nothing changed. Targets: cold under 1.5 s, warm under 100 ms.
 
     python benchmarks/dashboard.py                     # E10M (cached by benchmarks/insights.py)
     python benchmarks/dashboard.py --events 1000000    # a quick run
@@ -13,13 +14,14 @@ personal API key (page requests send it as a Bearer token) and the dashboard in 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import re
 import socket
 import statistics
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +128,12 @@ class Server:
         self.thread.join(30)
 
 
+def browse(base_url: str, key: str, board: int, loads: int) -> list[tuple[float, float, list[float]]]:
+    """`loads` loads of the dashboard on one keep-alive client (run in the browser process)."""
+    with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {key}"}, timeout=120) as client:
+        return [load(client, board) for _ in range(loads)]
+
+
 def load(client: httpx.Client, board: int) -> tuple[float, float, list[float]]:
     """Seconds until the page arrived, until every tile arrived, and each tile's own request time."""
     started = time.perf_counter()
@@ -167,17 +175,17 @@ def main() -> None:
     )
     cold: list[tuple[float, float, list[float]]] = []
     warm: list[tuple[float, float, list[float]]] = []
+    browser = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
     try:
         for run in range(args.repeat + 1):  # the first run warms DuckDB's buffers and the OS cache; not counted
             server = Server(workspace)
-            headers = {"Authorization": f"Bearer {key}"}
-            with httpx.Client(base_url=f"http://127.0.0.1:{server.port}", headers=headers, timeout=120) as client:
-                measured = load(client, board)
-                if run:
-                    cold.append(measured)
-                    warm += [load(client, board) for _ in range(5)]
+            loads = browser.submit(browse, f"http://127.0.0.1:{server.port}", key, board, 6 if run else 1).result()
+            if run:
+                cold.append(loads[0])
+                warm += loads[1:]
             server.stop()
     finally:
+        browser.shutdown()
         workspace.close()
 
     def median(values: list[float]) -> float:
