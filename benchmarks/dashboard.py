@@ -140,8 +140,9 @@ def load(client: httpx.Client, board: int) -> tuple[float, float, list[float]]:
     page = client.get(f"/dashboards/{board}")
     page.raise_for_status()
     page_done = time.perf_counter() - started
-    urls = re.findall(r'hx-get="([^"]+)"', page.text)
-    assert len(urls) == len(TILES), urls
+    # As htmx does: tiles that came with the page (cached answers) are not asked for again.
+    assert len(re.findall(r'class="tile-body"', page.text)) == len(TILES)
+    urls = re.findall(r'hx-get="([^"]+)"\s+hx-trigger="load', page.text)
 
     def fetch(url: str) -> float:
         begun = time.perf_counter()

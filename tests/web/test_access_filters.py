@@ -212,6 +212,11 @@ def test_dashboard_tiles_and_their_csv(site: Site) -> None:
         window = urlencode({"filtered": 1, "date_from": "2024-05-03", "date_to": "2024-05-06"})
         narrowed = csv_counts(client.get(f"/dashboards/{board}/tiles/{tile}/download.csv?{window}"))
         assert narrowed == {day: counts for day, counts in expected.items() if "2024-05-03" <= day <= "2024-05-06"}
+    # Both answers are cached now: the page draws each user's own with it.
+    for client, persons in ((site.team, TEAM_PERSONS), (site.everyone, EVERYONE)):
+        page = client.get(f"/dashboards/{board}").text
+        assert 'hx-trigger="load"' not in page
+        assert table_counts(page, "list result") == searches_by_day(persons, "2024-05-08")
 
 
 def test_the_query_api_with_a_personal_key(site: Site) -> None:

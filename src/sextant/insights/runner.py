@@ -167,18 +167,7 @@ def run_query(
     """Validate, compile, run and shape one insight query (and its previous period when asked)."""
     parsed = parse_spec(spec)
     dates = resolve_dates(parsed.date_from, parsed.date_to, context.timezone, context.now)
-    key = orjson.dumps(
-        [
-            parsed.model_dump(mode="json"),
-            dates.start.isoformat(),
-            dates.end.isoformat(),
-            [item.model_dump(mode="json") for item in context.access_filters],
-            context.engine.url,
-            context.engine.generation,
-            context.cohorts.version() if context.cohorts else None,
-            context.project,
-        ]
-    )
+    key = cache_key(parsed, context, dates)
     if cache is not None and not refresh and (hit := cache.get(key)) is not None:
         return replace(hit, cached=True)
     result = _run_once(parsed, context, dates)
@@ -188,6 +177,23 @@ def run_query(
     if cache is not None:
         cache.put(key, result)
     return result
+
+
+def cache_key(spec: InsightSpec, context: QueryContext, dates: DateRange) -> bytes:
+    """What a result depends on: the spec and its resolved dates, the caller's access filters, the data
+    (warehouse, project, write generation) and the saved cohorts."""
+    return orjson.dumps(
+        [
+            spec.model_dump(mode="json"),
+            dates.start.isoformat(),
+            dates.end.isoformat(),
+            [item.model_dump(mode="json") for item in context.access_filters],
+            context.engine.url,
+            context.engine.generation,
+            context.cohorts.version() if context.cohorts else None,
+            context.project,
+        ]
+    )
 
 
 def _run_once(spec: InsightSpec, context: QueryContext, dates: DateRange) -> QueryResult:

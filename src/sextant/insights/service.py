@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from pydantic import ValidationError
@@ -15,9 +16,9 @@ from sextant.errors import QueryError
 from sextant.ingest.tracking_plan import TrackingPlan
 from sextant.insights.cohorts import CohortMembers, CohortRequest, CohortStore, SavedCohort, persons_of
 from sextant.insights.persons import visible_persons
-from sextant.insights.runner import QueryResult, ResultCache, execute, parse_spec, run_query
+from sextant.insights.runner import QueryResult, ResultCache, cache_key, execute, parse_spec, run_query
 from sextant.insights.scan import EventScan, Parameters, QueryContext
-from sextant.insights.spec import Filter, InsightSpec, problems
+from sextant.insights.spec import Filter, InsightSpec, problems, resolve_dates
 from sextant.insights.timeline import TimelineViews
 from sextant.project import Project
 from sextant.warehouse.engine import Engine
@@ -50,6 +51,16 @@ class Insights:
         if parsed.kind == "instances":
             check_instances_readable(access_filters)
         return run_query(parsed, self._context(access_filters, now), self.cache, refresh=refresh)
+
+    def cached(
+        self, spec: dict[str, Any] | InsightSpec, *, access_filters: Sequence[Filter] = ()
+    ) -> QueryResult | None:
+        """The cached result of `query` with these arguments, if there is one; nothing is run."""
+        parsed = parse_spec(spec)
+        context = self._context(access_filters, None)
+        dates = resolve_dates(parsed.date_from, parsed.date_to, context.timezone, context.now)
+        hit = self.cache.get(cache_key(parsed, context, dates))
+        return None if hit is None else replace(hit, cached=True)
 
     def create_cohort(self, body: dict[str, Any], *, access_filters: Sequence[Filter] = ()) -> SavedCohort:
         """Save a cohort from a definition, a list of persons, or the persons of a query."""
