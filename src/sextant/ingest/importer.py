@@ -148,7 +148,7 @@ def _ping_chunks(
     """Pings read row by row with the rules of the pings endpoint (they are few: one per instance per
     half hour), then normalized as `$ping` events."""
     first_row = 0
-    for batch in _typed_batches(path, file_format):
+    for batch in _typed_tables(path, file_format):
         documents, positions, refused = [], [], []
         for number, row in enumerate(batch.to_pylist(), first_row):
             try:
@@ -206,11 +206,10 @@ def _raw_chunks(
             "escape = '', header = false, auto_detect = false, strict_mode = false)"
         )
         source = normalize.document_input(mapping)
-        for batch in _stream(relation):
-            yield pa.Table.from_batches([batch]), source
+        for lines in _stream(relation):
+            yield lines, source
         return
-    for batch in _typed_batches(path, file_format):
-        table = pa.Table.from_batches([batch])
+    for table in _typed_tables(path, file_format):
         source = (
             event_logs_input(table.schema)
             if preset is Preset.EVENT_LOGS
@@ -219,27 +218,28 @@ def _raw_chunks(
         yield table, source
 
 
-def _typed_batches(path: Path, file_format: FileFormat) -> Iterator[pa.RecordBatch]:
-    """Record batches with typed columns, whatever the format."""
+def _typed_tables(path: Path, file_format: FileFormat) -> Iterator[pa.Table]:
+    """Chunks with typed columns, whatever the format."""
     if file_format is FileFormat.PARQUET:
-        return pq.ParquetFile(path).iter_batches(batch_size=CHUNK_ROWS)
+        return (pa.Table.from_batches([batch]) for batch in pq.ParquetFile(path).iter_batches(batch_size=CHUNK_ROWS))
     if file_format is FileFormat.CSV:
         return _stream(f"read_csv({_literal(path)}, header = true)")
     return _stream(f"read_json({_literal(path)}, format = 'newline_delimited')")
 
 
-def _stream(relation: str) -> Iterator[pa.RecordBatch]:
-    """Record batches of about CHUNK_ROWS rows (DuckDB's readers hand out smaller ones)."""
+def _stream(relation: str) -> Iterator[pa.Table]:
+    """Chunks of about CHUNK_ROWS rows, each made of the smaller batches DuckDB's readers hand out: they are
+    not copied into one, and DuckDB scans them in parallel when it normalizes the chunk."""
     reader = scratch.open_connection()
     pending: list[pa.RecordBatch] = []
     try:
         for batch in reader.sql(f"SELECT * FROM {relation}").to_arrow_reader(CHUNK_ROWS):
             pending.append(batch)
             if sum(part.num_rows for part in pending) >= CHUNK_ROWS:
-                yield pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
+                yield pa.Table.from_batches(pending)
                 pending = []
         if pending:
-            yield pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
+            yield pa.Table.from_batches(pending)
     except duckdb.Error as error:
         raise IngestError(f"cannot read the file: {error}") from None
     finally:

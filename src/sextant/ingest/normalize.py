@@ -115,15 +115,27 @@ def document_input(mapping: Mapping[str, str] | None = None) -> Input:
     )
 
 
-def _document_stages(keys: Mapping[str, str]) -> str:
+def _document_stage(keys: Mapping[str, str], settings: IngestSettings) -> str:
+    """The first stage for JSON documents: each is read three times by DuckDB's JSON parser (validity, the
+    fields, the keys) and never again; the document itself goes no further."""
     paths = ", ".join(_json_path(keys[name]) for name in EVENT_FIELDS)
+    known = ", ".join(f"'{name}'" for name in (*EVENT_FIELDS, *ENVELOPE_FIELDS))
+    limit = settings.max_event_bytes
     return f"""
-    SELECT *, json_valid(document) AND left(ltrim(document), 1) = '{{' AS is_object FROM input_rows
-), documents AS MATERIALIZED (
-    SELECT *,
-        CASE WHEN is_object THEN json_extract(document, [{paths}]) END AS fragments,
-        CASE WHEN is_object THEN json_keys(document) END AS keys
-    FROM prepared
+    SELECT row_index, request, received_at, source, document_error,
+        CASE WHEN document_error IS NULL THEN json_extract(document, [{paths}]) END AS fragments,
+        CASE WHEN document_error IS NULL
+            THEN list_filter(json_keys(document), lambda key: NOT list_contains([{known}], key)) ELSE [] END
+            AS unknown_fields
+    FROM (
+        SELECT *, CASE WHEN NOT json_valid(document) THEN 'the event is not valid JSON'
+            WHEN left(ltrim(document), 1) <> '{{' THEN 'the event must be a JSON object, not '
+                || json_type_name(json_type(document))
+            WHEN strlen(document) > {limit}
+                THEN 'the event is ' || strlen(document) || ' bytes; the limit is {limit} bytes'
+            END AS document_error
+        FROM input_rows
+    )
 """
 
 
@@ -182,17 +194,6 @@ def build_query(source: Input, settings: IngestSettings) -> str:
     converted = [fields.convert(name, rule, sources[name].kind) for name, (rule, _) in RULES.items()]
     checked = [fields.check(name, rule, sources[name].kind, limit) for name, (rule, limit) in RULES.items()]
 
-    document_error = "CAST(NULL AS VARCHAR)"
-    unknown_fields = "CAST([] AS VARCHAR[])"
-    if source.document_keys:
-        known = ", ".join(f"'{name}'" for name in (*EVENT_FIELDS, *ENVELOPE_FIELDS))
-        document_error = (
-            "CASE WHEN NOT json_valid(document) THEN 'the event is not valid JSON' "
-            "WHEN NOT is_object THEN 'the event must be a JSON object, not ' || json_type_name(json_type(document)) "
-            f"WHEN strlen(document) > {settings.max_event_bytes} THEN 'the event is ' || strlen(document) "
-            f"|| ' bytes; the limit is {settings.max_event_bytes} bytes' END"
-        )
-        unknown_fields = f"COALESCE(list_filter(keys, lambda key: NOT list_contains([{known}], key)), [])"
     extra = ", ".join(f"{exp.Literal.string(k).sql('duckdb')}, {v}" for k, v in source.extra_properties.items())
     extra_properties = f"json_object({extra})" if extra else "CAST(NULL AS JSON)"
     properties = "json_merge_patch(extra_properties, properties_value)" if extra else "properties_value"
@@ -219,31 +220,40 @@ def build_query(source: Input, settings: IngestSettings) -> str:
     )
     tolerance = f"INTERVAL {settings.future_tolerance} SECOND"
     large = settings.large_properties_bytes
-    warnings = (
+    in_future = f"corrected > received_at + {tolerance}"
+    large_properties = f"strlen(properties) > {large}"
+    warning_list = (
         "list_filter(["
-        f"CASE WHEN corrected > received_at + {tolerance} THEN {{'kind': 'timestamp_in_future', "
+        f"CASE WHEN {in_future} THEN {{'kind': 'timestamp_in_future', "
         "'field': 'timestamp', 'message': 'timestamp ' || CAST(corrected AS VARCHAR) || ' is ahead of the "
         "server clock; the event was stored at its receive time'} END, "
-        f"CASE WHEN strlen(properties) > {large} THEN {{'kind': 'large_properties', 'field': 'properties', "
+        f"CASE WHEN {large_properties} THEN {{'kind': 'large_properties', 'field': 'properties', "
         f"'message': 'properties are ' || strlen(properties) || ' bytes, over the {large} byte warning size'}} END, "
         "CASE WHEN len(unknown_fields) > 0 THEN {'kind': 'unknown_field', 'field': array_to_string(unknown_fields, "
         "', '), 'message': 'unknown field(s) ' || array_to_string(unknown_fields, ', ') || ' were ignored; put "
         "custom data in properties'} END"
         "], lambda w: w IS NOT NULL)"
     )
-    first_stage = _document_stages(source.document_keys) if source.document_keys else "SELECT * FROM input_rows"
-    # Documents are parsed once per stage when stages are materialized; typed columns are cheaper inlined.
-    materialized = "MATERIALIZED " if source.document_keys else ""
+    # Most events have no warning: the list is built only for those that do.
+    warnings = (
+        f"CASE WHEN {in_future} OR {large_properties} OR len(unknown_fields) > 0 THEN {warning_list} "
+        "ELSE CAST([] AS STRUCT(kind VARCHAR, field VARCHAR, message VARCHAR)[]) END"
+    )
+    first_stage = "SELECT * FROM input_rows"
+    document_checks = "CAST(NULL AS VARCHAR) AS document_error, CAST([] AS VARCHAR[]) AS unknown_fields"
+    if source.document_keys:
+        first_stage, document_checks = _document_stage(source.document_keys, settings), "document_error, unknown_fields"
+    # The stages are inlined, not materialized: DuckDB keeps each as its own projection, so no expression is
+    # evaluated twice, and materializing copied every wide row four more times (7x the intermediate bytes).
     return f"""
-WITH prepared AS {materialized}({first_stage}
-), extracted AS {materialized}(
-    SELECT row_index, request, received_at, source,
-        {document_error} AS document_error, {unknown_fields} AS unknown_fields,
+WITH prepared AS ({first_stage}
+), extracted AS (
+    SELECT row_index, request, received_at, source, {document_checks},
         {extra_properties} AS extra_properties, {", ".join(extracted)}
-    FROM {"documents" if source.document_keys else "prepared"}
-), converted AS {materialized}(
+    FROM prepared
+), converted AS (
     SELECT *, {", ".join(converted)} FROM extracted
-), checked AS {materialized}(
+), checked AS (
     SELECT *, {", ".join(checked)}, {operations_error} AS operations_error,
         COALESCE(distinct_id_value, user_id_value, device_id_value) AS identity_value,
         CASE WHEN timestamp_value IS NOT NULL AND sent_at_value IS NOT NULL
@@ -258,7 +268,7 @@ SELECT
     CAST(uuid_value AS VARCHAR) AS uuid,
     insert_id_value AS insert_id,
     event_value AS event,
-    CASE WHEN corrected > received_at + {tolerance} THEN received_at ELSE corrected END AS timestamp,
+    CASE WHEN {in_future} THEN received_at ELSE corrected END AS timestamp,
     received_at,
     identity_value AS distinct_id,
     user_id_value AS user_id,
