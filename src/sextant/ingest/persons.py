@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -110,7 +110,9 @@ def _as_list(value: object) -> list[Any]:
 
 def _new_person_id(project: str, distinct_id: str) -> str:
     """The person made for a distinct id seen for the first time: derived from it, so replays agree."""
-    return str(uuid.UUID(hashlib.md5(f"{project}:{distinct_id}".encode()).hexdigest()))
+    digest = hashlib.md5(f"{project}:{distinct_id}".encode()).hexdigest()
+    # str(uuid.UUID(digest)), formatted directly: a third of the time, for every new person of a batch.
+    return f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:]}"
 
 
 def resolve(batch: pa.Table, engine: Engine, project: str, now: dt.datetime) -> PersonWrites:
@@ -340,6 +342,8 @@ class _Identity:
     def merge_properties(self, current: pa.Table) -> pa.Table:
         """Fold merged persons' properties into the persons they merged into (the latter's values win),
         and mark those persons as changed."""
+        if not self.absorbed:  # the usual batch: no merges, and no person goes through Python
+            return current.append_column("changed", pa.array(np.zeros(current.num_rows, dtype=bool)))
         rows = {row["person_id"]: row for row in current.to_pylist()}
         changed = set()
         for merged, into in self.absorbed.items():
