@@ -133,13 +133,15 @@ class EventScan:
     def timestamp(self) -> exp.Expr:
         return exp.column("timestamp", "e")
 
-    def property(self, kind: str, key: str, group_type: str | None = None) -> exp.Expr:
-        """A property as text."""
+    def property(
+        self, kind: str, key: str, group_type: str | None = None, *, person_properties: str | None = None
+    ) -> exp.Expr:
+        """A property as text; person properties as the query asks, unless `person_properties` says."""
         if kind == "event":
             value = self.engine.json_text(exp.column("properties", "e"), [key])
             return shown_value(self.context.plan, key, value)
         if kind == "person":
-            if self.person_properties == "current":
+            if (person_properties or self.person_properties) == "current":
                 self._current_persons = True
                 return self.engine.json_text(exp.column("properties", "cp"), [key])
             return self.engine.json_text(exp.column("person_properties", "e"), [key])
@@ -176,31 +178,25 @@ class EventScan:
             return exp.false()
         return exp.column("event", "e").isin(*(self.parameters.bind(stored) for stored in names))
 
-    def condition(self, filters: Sequence[Filter], operator: str = "and") -> exp.Expr | None:
-        parts = [self._filter(item) for item in filters]
+    def condition(
+        self, filters: Sequence[Filter], operator: str = "and", *, person_properties: str | None = None
+    ) -> exp.Expr | None:
+        parts = [self._filter(item, person_properties) for item in filters]
         if not parts:
             return None
         return exp.and_(*parts) if operator == "and" else exp.or_(*parts)
 
-    def _access_condition(self) -> exp.Expr | None:
-        """The caller's access filters, with person properties as they were at each event whatever the query
-        asks for: otherwise a restricted caller could choose which rows pass."""
-        asked, self.person_properties = self.person_properties, "as_of_event"
-        try:
-            return self.condition(self.context.access_filters)
-        finally:
-            self.person_properties = asked
-
-    def _filter(self, item: Filter) -> exp.Expr:
+    def _filter(self, item: Filter, person_properties: str | None) -> exp.Expr:
         if isinstance(item, FilterGroup):
-            return exp.paren(self.condition(item.filters, item.operator) or exp.true())
+            grouped = self.condition(item.filters, item.operator, person_properties=person_properties)
+            return exp.paren(grouped or exp.true())
         if isinstance(item, CohortFilter):
             member = self.person().isin(query=self._cohorts().members(item.cohort, self))
             return exp.not_(member) if item.negate else member
-        return self._property_condition(item)
+        return self._property_condition(item, person_properties)
 
-    def _property_condition(self, item: PropertyFilter) -> exp.Expr:
-        text = self.property(item.type, item.key, item.group_type)
+    def _property_condition(self, item: PropertyFilter, person_properties: str | None) -> exp.Expr:
+        text = self.property(item.type, item.key, item.group_type, person_properties=person_properties)
         bind = self.parameters.bind
         value = item.value
         if item.operator == "is_set":
@@ -251,7 +247,9 @@ class EventScan:
             conditions.append(exp.LT(this=self.timestamp(), expression=self.parameters.bind(dates.end)))
         hidden = hidden_events(self.context.plan, exp.column("event", "e"))
         conditions.extend(part for part in (hidden, *where) if part is not None)
-        access = self._access_condition()
+        # Person properties as they were at each event, whatever the query asks for: otherwise a restricted
+        # caller could choose which rows pass.
+        access = self.condition(self.context.access_filters, person_properties="as_of_event")
         if access is not None:
             conditions.append(access)
         if self.count_by != "persons":
