@@ -10,11 +10,14 @@ it (the ceiling of a durable Python HTTP endpoint on this machine), and RudderSt
 
 Import: `sextant import` of the same events from Parquet and from NDJSON, in events/s and peak RSS.
 Peer: DuckDB's own Arrow insert of the same Parquet data into a table of the same shape (the ceiling).
+The demo files and their NDJSON export are cached under benchmarks/data/, keyed by size and seed (the
+demo's last day is fixed when they are made); `--rebuild` makes them again.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import http.client
 import json
 import multiprocessing
@@ -224,17 +227,29 @@ def run_measured(command: list[str]) -> tuple[float, float, str]:
     return elapsed, peak_kb / 1024, text
 
 
-def bench_import(work: Path, events: int, seed: int) -> dict[str, dict[str, float]]:
-    data = work / "data"
+DATA = Path(__file__).parent / "data"
+
+
+def import_dataset(events: int, seed: int, rebuild: bool) -> tuple[list[Path], Path]:
+    """The demo's event files and their NDJSON export, made once per size and seed."""
+    data = DATA / f"ingest-e{events}-s{seed}"
+    ndjson = data / "events.ndjson"
+    finished = data / "finished"
+    if finished.exists() and not rebuild:
+        return sorted(data.glob("events-*.parquet")), ndjson
+    shutil.rmtree(data, ignore_errors=True)
+    end = dt.date.today().isoformat()
     # Generated in a child process: a forked child inherits its parent's peak RSS, so the parent stays small.
     subprocess.run(
-        [sys.executable, "-c", f"from pathlib import Path; from sextant import demo; "
-         f"demo.generate(Path({str(data)!r}), events={events}, seed={seed})"],
+        [
+            sys.executable,
+            "-c",
+            f"import datetime as dt; from pathlib import Path; from sextant import demo; "
+            f"demo.generate(Path({str(data)!r}), events={events}, seed={seed}, end=dt.date.fromisoformat({end!r}))",
+        ],
         check=True,
     )
     files = sorted(data.glob("events-*.parquet"))
-    rows = sum(pq.ParquetFile(path).metadata.num_rows for path in files)
-    ndjson = data / "events.ndjson"
     writer = duckdb.connect()
     writer.execute("SET TimeZone = 'UTC'")
     sources = ", ".join(exp.Literal.string(str(path)).sql("duckdb") for path in files)
@@ -246,14 +261,24 @@ def bench_import(work: Path, events: int, seed: int) -> dict[str, dict[str, floa
               FROM read_parquet([{sources}])) TO {target} (FORMAT JSON)"""
     )
     writer.close()
+    finished.write_text(end)
+    return files, ndjson
 
+
+def bench_import(work: Path, events: int, seed: int, rebuild: bool) -> dict[str, dict[str, float]]:
+    files, ndjson = import_dataset(events, seed, rebuild)
+    rows = sum(pq.ParquetFile(path).metadata.num_rows for path in files)
     results = {}
     (work / "duckdb_peer.py").write_text(DUCKDB_PEER)
     seconds, peak, output = run_measured(
         [sys.executable, str(work / "duckdb_peer.py"), str(work / "peer.duckdb"), *map(str, files)]
     )
     insert_seconds = float(output.split()[1])
-    results["duckdb_arrow_insert"] = {"events_per_second": rows / insert_seconds, "peak_rss_mb": peak}
+    results["duckdb_arrow_insert"] = {
+        "events_per_second": rows / insert_seconds,
+        "peak_rss_mb": peak,
+        "load_after": os.getloadavg()[0],
+    }
     for name, inputs in (("parquet", [str(path) for path in files]), ("ndjson", [str(ndjson)])):
         project = work / f"import-{name}"
         subprocess.run([sys.executable, "-m", "sextant", "init", str(project)], check=True, capture_output=True)
@@ -262,6 +287,7 @@ def bench_import(work: Path, events: int, seed: int) -> dict[str, dict[str, floa
             "events_per_second": rows / seconds,
             "peak_rss_mb": peak,
             "seconds": seconds,
+            "load_after": os.getloadavg()[0],
         }
         shutil.rmtree(project)
     results["dataset"] = {
@@ -280,6 +306,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20, help="duration of each HTTP load")
     parser.add_argument("--only", choices=["http", "import"])
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--rebuild", action="store_true", help="make the cached import dataset again")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="sextant-bench-"))
     results: dict[str, object] = {
@@ -309,16 +336,18 @@ def main() -> None:
                 f"{sextant['events_per_second'] / RUDDERSTACK_EVENTS_PER_SECOND:.0f}x"
             )
         if args.only in (None, "import"):
-            import_results = bench_import(work, args.events, args.seed)
+            load = os.getloadavg()[0]
+            import_results = bench_import(work, args.events, args.seed, args.rebuild)
             results["import"] = import_results
             ceiling = import_results["duckdb_arrow_insert"]["events_per_second"]
-            print(f"Import of {import_results['dataset']['events']:,} events:")
+            print(f"Import of {import_results['dataset']['events']:,} events (load average at the start {load:.1f}):")
             for name in ("duckdb_arrow_insert", "sextant_import_parquet", "sextant_import_ndjson"):
                 figures = import_results[name]
                 ratio = figures["events_per_second"] / ceiling
                 print(
                     f"  {name:<24} {figures['events_per_second']:>12,.0f} events/s  peak RSS "
-                    f"{figures['peak_rss_mb']:,.0f} MB  ratio to DuckDB insert {ratio:.2f}"
+                    f"{figures['peak_rss_mb']:,.0f} MB  ratio to DuckDB insert {ratio:.2f}  "
+                    f"(load after {figures['load_after']:.1f})"
                 )
     finally:
         shutil.rmtree(work, ignore_errors=True)
