@@ -11,7 +11,7 @@ it (the ceiling of a durable Python HTTP endpoint on this machine), and RudderSt
 Import: `sextant import` of the same events from Parquet and from NDJSON, in events/s and peak RSS.
 Peer: DuckDB's own Arrow insert of the same Parquet data into a table of the same shape (the ceiling).
 The demo files and their NDJSON export are cached under benchmarks/data/, keyed by size and seed (the
-demo's last day is fixed when they are made); `--rebuild` makes them again.
+demo's last day is the day before they are made); `--rebuild` makes them again.
 """
 
 from __future__ import annotations
@@ -238,7 +238,8 @@ def import_dataset(events: int, seed: int, rebuild: bool) -> tuple[list[Path], P
     if finished.exists() and not rebuild:
         return sorted(data.glob("events-*.parquet")), ndjson
     shutil.rmtree(data, ignore_errors=True)
-    end = dt.date.today().isoformat()
+    # Ending yesterday: no event is in the future, whenever the cached files are imported.
+    end = (dt.date.today() - dt.timedelta(days=1)).isoformat()
     # Generated in a child process: a forked child inherits its parent's peak RSS, so the parent stays small.
     subprocess.run(
         [
