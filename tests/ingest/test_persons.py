@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 
+import orjson
 import pytest
 import sqlglot
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sextant.ingest.persons import apply_updates
 from sextant.ingest.store import EventStore
@@ -220,3 +224,90 @@ def test_group_properties_update_the_named_group(store: EventStore) -> None:
 def test_apply_updates_reference() -> None:
     assert apply_updates({"n": "text"}, {"$add": {"n": 1}}) == {"n": "text"}  # non-numbers are left alone
     assert apply_updates({}, {"$unset": {"a": "-"}}) == {}  # Amplitude sends $unset as an object
+
+
+# An event of the random journeys below: (person, hour, {"$set": ...} and/or {"$add": ...} or nothing).
+Step = tuple[str, int, dict[str, dict[str, object]]]
+steps = st.lists(
+    st.tuples(
+        st.sampled_from(["p0", "p1", "p2"]),
+        st.integers(min_value=0, max_value=3),  # few hours, so that many events share a timestamp
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "$set": st.dictionaries(st.sampled_from(["plan", "team"]), st.sampled_from(["a", "b"]), max_size=2),
+                "$add": st.dictionaries(st.sampled_from(["logins"]), st.integers(min_value=1, max_value=3), max_size=1),
+            },
+        ),
+    ),
+    max_size=12,
+)
+_examples = itertools.count()
+
+
+def expected_snapshots(batches: list[list[Step]]) -> tuple[list[list[dict[str, object]]], dict[str, dict[str, object]]]:
+    """A pure-Python replay of the documented rule: within a batch, events apply in timestamp then arrival
+    order, each sees its own update; a batch starts from the stored properties. Returns each event's
+    snapshot (in arrival order, per batch) and each person's final properties."""
+    state: dict[str, dict[str, object]] = {}
+    snapshots = []
+    for batch in batches:
+        seen: list[dict[str, object]] = [{} for _ in batch]
+        for index in sorted(range(len(batch)), key=lambda i: (batch[i][1], i)):
+            person, _, updates = batch[index]
+            properties = dict(state.get(person, {}))
+            properties.update(updates.get("$set", {}))
+            for key, amount in updates.get("$add", {}).items():
+                current = properties.get(key, 0)
+                properties[key] = current + amount if isinstance(current, int) else current
+            if updates:
+                state[person] = properties
+            seen[index] = dict(properties)
+        snapshots.append(seen)
+    return snapshots, state
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(first=steps, second=steps)
+def test_snapshots_follow_a_replay_of_the_updates_in_event_order(
+    store: EventStore, first: list[Step], second: list[Step]
+) -> None:
+    example = next(_examples)  # each example has persons of its own in the shared store
+    for number, batch in enumerate([first, second]):
+        if batch:
+            ingest(
+                store,
+                [
+                    orjson.dumps(
+                        {
+                            "event": "E",
+                            "distinct_id": f"x{example}-{person}",
+                            "timestamp": (T0 + hour * HOUR).isoformat(),
+                            "insert_id": f"x{example}-{number}-{index}",
+                            **({"person_updates": updates} if updates else {}),
+                        }
+                    ).decode()
+                    for index, (person, hour, updates) in enumerate(batch)
+                ],
+            )
+    expected, final = expected_snapshots([first, second])
+    stored = {
+        str(row["insert_id"]): json.loads(str(row["person_properties"]))
+        for row in query(store, f"SELECT insert_id, person_properties FROM events WHERE insert_id LIKE 'x{example}-%'")
+    }
+    for number, snapshots in enumerate(expected):
+        for index, snapshot in enumerate(snapshots):
+            assert stored[f"x{example}-{number}-{index}"] == snapshot
+    persons = query(
+        store,
+        f"""
+        SELECT m.distinct_id, arg_max(p.properties, p.version) AS properties
+        FROM persons AS p
+        JOIN (SELECT distinct_id, arg_max(person_id, version) AS person_id FROM person_distinct_ids
+              WHERE distinct_id LIKE 'x{example}-%' GROUP BY distinct_id) AS m ON p.person_id = m.person_id
+        GROUP BY m.distinct_id
+        """,
+    )
+    assert {str(row["distinct_id"]): json.loads(str(row["properties"])) for row in persons} == {
+        f"x{example}-{person}": final.get(person, {}) for batch in (first, second) for person, _, _ in batch
+    }

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,10 +66,8 @@ _MAPPING_SCHEMA = pa.schema([("distinct_id", pa.string()), ("person_id", pa.stri
 class PersonWrites:
     """Snapshots for the batch's events, the state rows to append, and warnings about refused merges."""
 
-    # distinct_id -> person_id and the snapshot for events of persons without updates in this batch
-    identities: pa.Table
-    # position -> person_properties for events of persons with updates in this batch
-    row_snapshots: pa.Table
+    # each row's person properties as of its event, in the order of the batch's rows
+    snapshots: pa.DictionaryArray
     distinct_ids: pa.Table  # new rows for person_distinct_ids
     persons: pa.Table  # new rows for persons
     warnings: list[tuple[str, str, str]] = field(default_factory=list)  # (kind, field, message)
@@ -118,10 +117,19 @@ def _new_person_id(project: str, distinct_id: str) -> str:
 def resolve(batch: pa.Table, engine: Engine, project: str, now: dt.datetime) -> PersonWrites:
     """`batch` holds the stored rows' position, distinct_id, user_id, device_id, previous_id, timestamp and
     person_updates."""
-    # Each pair of ids is linked once, at its first event: most events repeat a pair already linked.
+    ids = scratch.run(
+        """
+        SELECT distinct_id, min(timestamp) AS first_seen, bool_or(user_id IS NOT NULL) AS identified
+        FROM batch GROUP BY distinct_id
+        """,
+        {"batch": batch.select(["distinct_id", "timestamp", "user_id"])},
+    )
+    # Each pair of ids is linked once, at its first event: most events repeat a pair already linked. An alias
+    # whose target is first used at (or after) the alias may rename it (see _Identity.link).
     links = scratch.run(
         """
-        SELECT from_id, to_id, bool_or(identified) AS identified, bool_or(explicit) AS explicit,
+        SELECT from_id, to_id, bool_or(identified) AS identified,
+            bool_or(explicit) AND min(ids.first_seen) >= min(timestamp) AS first_use,
             min(timestamp) AS timestamp, min(position) AS position
         FROM (
             SELECT device_id AS from_id, distinct_id AS to_id, true AS identified, false AS explicit, timestamp,
@@ -130,65 +138,41 @@ def resolve(batch: pa.Table, engine: Engine, project: str, now: dt.datetime) -> 
             UNION ALL
             SELECT previous_id, distinct_id, user_id IS NOT NULL, true, timestamp, position FROM batch
             WHERE previous_id IS NOT NULL AND previous_id <> distinct_id
-        )
+        ) JOIN ids ON ids.distinct_id = to_id
         GROUP BY from_id, to_id
         ORDER BY timestamp, position
         """,
-        {"batch": batch},
-    )
-    ids = scratch.run(
-        """
-        SELECT distinct_id, min(timestamp) AS first_seen, bool_or(user_id IS NOT NULL) AS identified
-        FROM batch GROUP BY distinct_id
-        """,
-        {"batch": batch},
+        {"batch": batch, "ids": ids.select(["distinct_id", "first_seen"])},
     )
     looked_up = scratch.run("SELECT distinct_id FROM ids UNION SELECT from_id FROM links", {"ids": ids, "links": links})
     known = _mapping(engine, project, "distinct_id", looked_up)
     current = _current_persons(engine, project, scratch.run("SELECT DISTINCT person_id FROM known", {"known": known}))
-    first_seen = dict(zip(ids.column("distinct_id").to_pylist(), ids.column("first_seen").to_pylist(), strict=True))
-    identity = _Identity(project, known, current, first_seen)
+    identity = _Identity(project, known, current)
     # Ids sent as user ids belong to identified persons; the guards below must know that up front.
     for distinct_id in ids.filter(ids.column("identified")).column("distinct_id").to_pylist():
         identity.identified.add(identity.person_of(distinct_id))
-    warnings = identity.link(links.to_pylist())
+    warnings = identity.link(
+        zip(*(links.column(name).to_pylist() for name in ("from_id", "to_id", "identified", "first_use")), strict=True)
+    )
     if identity.absorbed:
         # Every distinct id of a merged person moves with it, including ids this batch never saw.
         person_ids = pa.table({"person_id": pa.array(sorted(identity.absorbed), pa.string())})
         identity.add_known(_mapping(engine, project, "person_id", person_ids))
         identity.move_absorbed()
-    mapping = identity.mapping_table(ids.column("distinct_id").to_pylist())
-    ids = scratch.run(
-        "SELECT ids.*, mapping.person_id FROM ids JOIN mapping USING (distinct_id)", {"ids": ids, "mapping": mapping}
-    )
+    ids = ids.append_column("person_id", identity.persons_of(ids.column("distinct_id").to_pylist()))
     current = identity.merge_properties(current)
-    ordered = scratch.run(
-        """
-        WITH rows AS (SELECT batch.position, batch.timestamp, batch.person_updates, ids.person_id
-                      FROM batch JOIN ids USING (distinct_id)),
-        changed AS (SELECT DISTINCT person_id FROM rows WHERE person_updates IS NOT NULL)
-        SELECT position, person_id, person_updates, row_number() OVER (ORDER BY timestamp, position) AS seq
-        FROM rows WHERE person_id IN (SELECT person_id FROM changed)
-        """,
-        {"batch": batch, "ids": ids},
+    person_of_row = ids.column("person_id").take(pc.index_in(batch.column("distinct_id"), ids.column("distinct_id")))
+    updated = pc.is_valid(batch.column("person_updates"))
+    sequence = _event_order(batch.column("timestamp"))
+    ordered = pa.table(
+        {
+            "person_id": person_of_row.filter(updated),
+            "seq": pa.array(sequence).filter(updated),
+            "person_updates": batch.column("person_updates").filter(updated),
+        }
     )
     states = _property_states(ordered, current)
-    row_snapshots = scratch.run(
-        """
-        SELECT ordered.position, COALESCE(states.properties, current.properties, '{}') AS person_properties
-        FROM ordered
-        ASOF LEFT JOIN states ON ordered.person_id = states.person_id AND ordered.seq >= states.seq
-        LEFT JOIN current ON ordered.person_id = current.person_id
-        """,
-        {"ordered": ordered, "states": states, "current": current},
-    )
-    identities = scratch.run(
-        """
-        SELECT ids.distinct_id, ids.person_id, COALESCE(current.properties, '{}') AS person_properties
-        FROM ids LEFT JOIN current USING (person_id)
-        """,
-        {"ids": ids, "current": current},
-    )
+    snapshots = _snapshots(person_of_row, sequence, current, states)
     distinct_ids = scratch.run(
         "SELECT $project AS project, distinct_id, person_id, version, $now AS updated_at FROM changes",
         {"changes": identity.changed_rows()},
@@ -224,15 +208,47 @@ def resolve(batch: pa.Table, engine: Engine, project: str, now: dt.datetime) -> 
         },
         {"project": project},
     )
-    return PersonWrites(identities, row_snapshots, distinct_ids, persons, warnings)
+    return PersonWrites(snapshots, distinct_ids, persons, warnings)
+
+
+def _event_order(timestamps: pa.ChunkedArray) -> np.ndarray:
+    """Each row's number when the batch is ordered by timestamp, then arrival (its position)."""
+    order = np.argsort(timestamps.cast(pa.int64()).to_numpy(), kind="stable")
+    numbers = np.empty(len(order), dtype=np.int64)
+    numbers[order] = np.arange(len(order), dtype=np.int64)
+    return numbers
+
+
+def _snapshots(
+    person_of_row: pa.ChunkedArray, sequence: np.ndarray, current: pa.Table, states: pa.Table
+) -> pa.DictionaryArray:
+    """Each row's person properties as of its event: the person's latest state at or before it in event
+    order, else the person's properties before the batch, else {}. The texts are shared, not repeated."""
+    encoded = pc.dictionary_encode(person_of_row).combine_chunks()
+    persons, codes = encoded.dictionary, encoded.indices.to_numpy()
+    before = current.column("properties").take(pc.index_in(persons, current.column("person_id")))
+    texts = pa.concat_arrays(
+        [pc.fill_null(before, "{}").combine_chunks(), states.column("properties").combine_chunks()]
+    )
+    snapshot = codes.astype(np.int32)
+    if states.num_rows:
+        # An as-of lookup on (person, event number): the last state at or before each row, if it is the row's
+        # person's.
+        state_codes = pc.index_in(states.column("person_id"), persons).to_numpy()
+        state_keys = state_codes * (len(sequence) + 1) + states.column("seq").to_numpy()
+        by_key = np.argsort(state_keys, kind="stable")
+        found = np.searchsorted(state_keys[by_key], codes * (len(sequence) + 1) + sequence, side="right") - 1
+        found_state = by_key[np.maximum(found, 0)]
+        has_state = (found >= 0) & (state_codes[found_state] == codes)
+        snapshot[has_state] = len(persons) + found_state[has_state]
+    return pa.DictionaryArray.from_arrays(pa.array(snapshot, pa.int32()), texts)
 
 
 class _Identity:
     """The distinct-id map of the ids a batch touches, with the batch's links applied in order."""
 
-    def __init__(self, project: str, known: pa.Table, current: pa.Table, first_seen: dict[str, dt.datetime]) -> None:
+    def __init__(self, project: str, known: pa.Table, current: pa.Table) -> None:
         self.project = project
-        self.first_seen = first_seen  # in this batch
         self.known_ids = set(known.column("distinct_id").to_pylist())
         self.person: dict[str, str] = {}
         self.version: dict[str, int] = {}
@@ -255,10 +271,11 @@ class _Identity:
             self.changed.add(distinct_id)
         return self.person[distinct_id]
 
-    def link(self, links: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+    def link(self, links: Iterable[tuple[str, str, bool, bool]]) -> list[tuple[str, str, str]]:
+        """Apply links (from_id, to_id, identified, first_use) in order; `first_use` marks an alias whose
+        target is first used in this batch at or after the alias."""
         warnings = []
-        for row in links:
-            source, target = row["from_id"], row["to_id"]
+        for source, target, identified, first_use in links:
             if source.strip().lower() in PLACEHOLDER_IDS or target.strip().lower() in PLACEHOLDER_IDS:
                 warnings.append(
                     (
@@ -268,11 +285,7 @@ class _Identity:
                     )
                 )
                 continue
-            if (
-                row["explicit"]
-                and target not in self.known_ids
-                and self.first_seen.get(target, row["timestamp"]) >= row["timestamp"]
-            ):
+            if first_use and target not in self.known_ids:
                 # An alias to an id first used right here (a rename, or identify with a new user id): the id
                 # joins the existing person, which stays identified if it was.
                 source_person = self.person_of(source)
@@ -281,11 +294,11 @@ class _Identity:
                 self.changed.add(target)
                 if created is not None and created != source_person:
                     self._absorb(created, source_person)
-                if row["identified"]:
+                if identified:
                     self.identified.add(source_person)
                 continue
             target_person = self.person_of(target)
-            if row["identified"]:
+            if identified:
                 self.identified.add(target_person)
             if source not in self.person:
                 self.person[source] = target_person
@@ -321,13 +334,8 @@ class _Identity:
                 self.person[distinct_id] = self.absorbed[person]
                 self.changed.add(distinct_id)
 
-    def mapping_table(self, distinct_ids: list[str]) -> pa.Table:
-        return pa.table(
-            {
-                "distinct_id": pa.array(distinct_ids, pa.string()),
-                "person_id": pa.array([self.person_of(i) for i in distinct_ids], pa.string()),
-            }
-        )
+    def persons_of(self, distinct_ids: list[str]) -> pa.Array:
+        return pa.array([self.person_of(distinct_id) for distinct_id in distinct_ids], pa.string())
 
     def changed_rows(self) -> pa.Table:
         changed = sorted(self.changed)

@@ -56,6 +56,23 @@ class WriteResult:
         return WriteCounts(stored, end - start - stored - denied, denied)
 
 
+# The columns of a batch that the writer reads besides the events insert (properties and session ids are
+# only stored).
+_WRITER_COLUMNS = [
+    "uuid",
+    "event",
+    "timestamp",
+    "distinct_id",
+    "user_id",
+    "device_id",
+    "previous_id",
+    "person_updates",
+    "groups",
+    "group_updates",
+    "warnings",
+]
+
+
 def _count_between(positions: np.ndarray, start: int, end: int) -> int:
     return int(np.count_nonzero((positions >= start) & (positions < end)))
 
@@ -98,27 +115,39 @@ class EventStore:
         now = dt.datetime.now(dt.UTC)
         project = self.project.name
         settings = self.project.config.ingest
-        batch = batch.append_column("position", pa.array(np.arange(batch.num_rows, dtype=np.int64)))
+        # The writer's own work reads the narrow columns of the rows it needs; the batch itself goes to the
+        # warehouse once, in the events insert, which leaves out the rows not stored.
+        positions = pa.array(np.arange(batch.num_rows, dtype=np.int64))
         # Events on the tracking plan's deny list are counted (with their warning) and not stored; they are
         # set aside first, so that they never count as duplicates nor hide a stored event's insert_id.
-        denied = tracking_plan.denied_mask(batch.column("warnings"))
-        denied_rows = batch.filter(denied) if pc.any(denied).as_py() else batch.slice(0, 0)
-        allowed = batch.filter(pc.invert(denied)) if denied_rows.num_rows else batch
-        dropped = dedup.duplicate_positions(allowed, self.engine, project, settings.dedup_window)
+        denied = tracking_plan.denied_mask(batch.column("warnings")).to_numpy(zero_copy_only=False)
+        allowed = np.flatnonzero(~denied)
+        keys = batch.select(["insert_id", "timestamp", "uuid", "received_at"]).append_column("position", positions)
+        allowed_keys = keys.take(allowed) if len(allowed) < batch.num_rows else keys
+        dropped = dedup.duplicate_positions(allowed_keys, self.engine, project, settings.dedup_window)
         if replayed and not self.engine.transactional:
-            dropped = pa.concat_tables([dropped, dedup.stored_uuid_positions(allowed, self.engine, project)])
-        keep = pc.invert(pc.is_in(allowed.column("position"), value_set=dropped.column("position")))
-        kept = allowed.filter(keep) if dropped.num_rows else allowed
-        stored_positions = kept.column("position").to_numpy()
+            dropped = pa.concat_tables([dropped, dedup.stored_uuid_positions(allowed_keys, self.engine, project)])
+        stored = ~denied
+        stored[dropped.column("position").to_numpy()] = False
+        stored_positions = np.flatnonzero(stored)
         # Instance pings travel as events but are stored as pings and instance states.
-        is_ping = pc.equal(kept.column("source"), pings.SOURCE)
+        is_ping = pc.equal(batch.column("source"), pings.SOURCE).to_numpy(zero_copy_only=False)
+        ping_positions = np.flatnonzero(stored & is_ping)
         ping_rows, instance_rows = (
-            pings.rows(kept.filter(is_ping), self.engine, project, self.project.config.telemetry.releases)
-            if pc.any(is_ping).as_py()
+            pings.rows(
+                batch.select(["timestamp", "received_at", "properties"]).take(ping_positions),
+                self.engine,
+                project,
+                self.project.config.telemetry.releases,
+            )
+            if len(ping_positions)
             else (None, None)
         )
-        if ping_rows is not None:
-            kept = kept.filter(pc.invert(is_ping))
+        stored_events = stored & ~is_ping
+        event_positions = np.flatnonzero(stored_events)
+        kept = batch.select(_WRITER_COLUMNS).append_column("position", positions)
+        if len(event_positions) < batch.num_rows:
+            kept = kept.take(event_positions)
         people = persons.resolve(
             kept.select(
                 ["position", "distinct_id", "user_id", "device_id", "previous_id", "timestamp", "person_updates"]
@@ -127,29 +156,28 @@ class EventStore:
             project,
             now,
         )
-        # The events are joined to their snapshots inside the warehouse's insert, so the wide rows are not
-        # copied once more on the way.
+        # The stored events' person snapshots, placed at their events' positions in the batch.
+        snapshot_of_position = np.zeros(batch.num_rows, dtype=np.int64)
+        snapshot_of_position[event_positions] = np.arange(len(event_positions))
+        person_properties = people.snapshots.take(
+            pa.array(snapshot_of_position, mask=~stored_events)
+        ).dictionary_decode()
         added = ("project", "person_properties", "write_sequence")
         passed_on = [name for name in tables.EVENTS.column_names if name not in added]
         events = (
             exp.select(
                 exp.Literal.string(project).as_("project"),
-                *(exp.column(name, "kept").as_(name) for name in passed_on),
-                exp.func(
-                    "COALESCE",
-                    exp.column("person_properties", "row_snapshots"),
-                    exp.column("person_properties", "identities"),
-                ).as_("person_properties"),
+                *(exp.column(name) for name in passed_on),
+                exp.column("person_properties"),
                 exp.Literal.number(self._next_sequence()).as_("write_sequence"),
             )
-            .from_("kept")
-            .join("identities", using=["distinct_id"])
-            .join("row_snapshots", using=["position"], join_type="left")
+            .from_("batch")
+            .where(exp.column("stored"))
         )
         event_tables = {
-            "kept": kept.select([*passed_on, "position"]),
-            "identities": people.identities.select(["distinct_id", "person_properties"]),
-            "row_snapshots": people.row_snapshots,
+            "batch": batch.select(passed_on)
+            .append_column("person_properties", person_properties)
+            .append_column("stored", pa.array(stored_events))
         }
         rollup = scratch.run(
             """
@@ -185,7 +213,7 @@ class EventStore:
             )
             GROUP BY kind, event, field
             """,
-            {"kept": pa.concat_tables([kept.select(warned), denied_rows.select(warned)]), "later": later},
+            {"kept": pa.concat_tables([kept.select(warned), batch.select(warned).filter(denied)]), "later": later},
             {"project": project, "now": now},
         )
         with self.engine.transaction():
@@ -216,6 +244,6 @@ class EventStore:
         return WriteResult(
             rows=batch.num_rows,
             stored_positions=stored_positions,
-            denied_positions=denied_rows.column("position").to_numpy(),
+            denied_positions=np.flatnonzero(denied),
             pings=0 if ping_rows is None else ping_rows.num_rows,
         )
