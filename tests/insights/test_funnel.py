@@ -53,8 +53,8 @@ SIGN_UP = ("Viewed Sign Up", "Signed Up", "Search Submitted")
 # Hand-written journeys
 
 
-def test_sign_up_funnel_with_drop_off(project: InsightProject) -> None:
-    project.track(
+def test_sign_up_funnel_with_drop_off(either_project: InsightProject) -> None:
+    either_project.track(
         {
             "alice": [("Viewed Sign Up", T0), ("Signed Up", T0 + 10 * MINUTE), ("Search Submitted", T0 + 2 * HOUR)],
             "bob": [("Viewed Sign Up", T0), ("Signed Up", T0 + 20 * MINUTE)],
@@ -63,7 +63,7 @@ def test_sign_up_funnel_with_drop_off(project: InsightProject) -> None:
             "erin": [("Search Submitted", T0), ("Signed Up", T0 + HOUR), ("Viewed Sign Up", T0 + 2 * HOUR)],
         }
     )
-    result = project.query(funnel(*SIGN_UP))
+    result = either_project.query(funnel(*SIGN_UP))
     assert result["order"] == "ordered" and result["window_seconds"] == 86400
     (line,) = result["results"]
     first, second, third = line["steps"]
@@ -76,39 +76,39 @@ def test_sign_up_funnel_with_drop_off(project: InsightProject) -> None:
     assert third["time_from_first"] == approximately({"median": 7200.0, "mean": 7200.0, "p90": 7200.0})
 
 
-def test_the_window_closes_after_its_last_moment(project: InsightProject) -> None:
-    project.track(
+def test_the_window_closes_after_its_last_moment(either_project: InsightProject) -> None:
+    either_project.track(
         {
             "alice": [("Signed Up", T0), ("Search Submitted", T0 + 59 * MINUTE)],
             "bob": [("Signed Up", T0), ("Search Submitted", T0 + HOUR)],  # exactly at the end: within
             "carol": [("Signed Up", T0), ("Search Submitted", T0 + HOUR + MINUTE)],
         }
     )
-    result = project.query(funnel("Signed Up", "Search Submitted", window={"value": 1, "unit": "hour"}))
+    result = either_project.query(funnel("Signed Up", "Search Submitted", window={"value": 1, "unit": "hour"}))
     assert counts(result) == [3, 2]
 
 
-def test_attempts_start_inside_the_range_and_may_finish_after_it(project: InsightProject) -> None:
+def test_attempts_start_inside_the_range_and_may_finish_after_it(either_project: InsightProject) -> None:
     wednesday_night = dt.datetime(2024, 5, 8, 21, 30, tzinfo=dt.UTC)  # 23:30 in Berlin, the range's last day
-    project.track(
+    either_project.track(
         {
             "alice": [("Signed Up", wednesday_night), ("Search Submitted", wednesday_night + HOUR)],
             "bob": [("Signed Up", wednesday_night + HOUR)],  # Thursday in Berlin: after the range
             "carol": [("Signed Up", T0 - DAY), ("Search Submitted", T0)],  # entered before the range
         }
     )
-    assert counts(project.query(funnel("Signed Up", "Search Submitted"))) == [1, 1]
+    assert counts(either_project.query(funnel("Signed Up", "Search Submitted"))) == [1, 1]
 
 
-def test_events_at_the_same_time_fill_consecutive_steps(project: InsightProject) -> None:
-    project.track(
+def test_events_at_the_same_time_fill_consecutive_steps(either_project: InsightProject) -> None:
+    either_project.track(
         {
             # Listed in reverse: the order events are stored or returned in does not matter.
             "alice": [("Search Submitted", T0), ("Signed Up", T0), ("Viewed Sign Up", T0)],
             "bob": [("Viewed Sign Up", T0), ("Signed Up", T0)],
         }
     )
-    result = project.query(funnel(*SIGN_UP))
+    result = either_project.query(funnel(*SIGN_UP))
     assert counts(result) == [2, 2, 1]
     assert result["results"][0]["steps"][2]["time_to_convert"]["median"] == 0.0
 
@@ -129,13 +129,15 @@ def test_a_tie_needs_the_right_assignment_of_events_to_steps(project: InsightPro
     assert counts(project.query(funnel("Signed Up", "Search Submitted", with_results))) == [1, 1, 1]
 
 
-def test_one_event_fills_one_step(project: InsightProject) -> None:
-    project.track({"alice": [("Search Submitted", T0)], "bob": [("Search Submitted", T0), ("Search Submitted", T0)]})
-    assert counts(project.query(funnel("Search Submitted", "Search Submitted"))) == [2, 1]
+def test_one_event_fills_one_step(either_project: InsightProject) -> None:
+    either_project.track(
+        {"alice": [("Search Submitted", T0)], "bob": [("Search Submitted", T0), ("Search Submitted", T0)]}
+    )
+    assert counts(either_project.query(funnel("Search Submitted", "Search Submitted"))) == [2, 1]
 
 
-def test_strict_order_is_broken_by_another_event_in_between(project: InsightProject) -> None:
-    project.track(
+def test_strict_order_is_broken_by_another_event_in_between(either_project: InsightProject) -> None:
+    either_project.track(
         {
             "alice": [("Signed Up", T0), ("Viewed Page", T0 + HOUR), ("Search Submitted", T0 + 2 * HOUR)],
             "bob": [("Signed Up", T0), ("Search Submitted", T0 + 2 * HOUR)],
@@ -150,24 +152,24 @@ def test_strict_order_is_broken_by_another_event_in_between(project: InsightProj
             ],
         }
     )
-    assert counts(project.query(funnel("Signed Up", "Search Submitted", order="strict"))) == [4, 3]
-    assert counts(project.query(funnel("Signed Up", "Search Submitted", order="ordered"))) == [4, 4]
+    assert counts(either_project.query(funnel("Signed Up", "Search Submitted", order="strict"))) == [4, 3]
+    assert counts(either_project.query(funnel("Signed Up", "Search Submitted", order="ordered"))) == [4, 4]
 
 
-def test_any_order(project: InsightProject) -> None:
-    project.track(
+def test_any_order(either_project: InsightProject) -> None:
+    either_project.track(
         {
             "alice": [("Search Submitted", T0), ("Signed Up", T0 + HOUR)],
             "bob": [("Signed Up", T0), ("Search Submitted", T0 + HOUR)],
             "carol": [("Search Submitted", T0), ("Signed Up", T0 + 2 * DAY)],  # outside the window
         }
     )
-    assert counts(project.query(funnel("Signed Up", "Search Submitted", order="any"))) == [3, 2]
-    assert counts(project.query(funnel("Signed Up", "Search Submitted", order="ordered"))) == [3, 1]
+    assert counts(either_project.query(funnel("Signed Up", "Search Submitted", order="any"))) == [3, 2]
+    assert counts(either_project.query(funnel("Signed Up", "Search Submitted", order="ordered"))) == [3, 1]
 
 
-def test_exclusion_steps(project: InsightProject) -> None:
-    project.track(
+def test_exclusion_steps(either_project: InsightProject) -> None:
+    either_project.track(
         {
             "alice": [("Signed Up", T0), ("Cancelled", T0 + HOUR), ("Purchase", T0 + 2 * HOUR)],  # excluded
             "bob": [("Signed Up", T0), ("Purchase", T0 + HOUR), ("Cancelled", T0 + 2 * HOUR)],
@@ -184,7 +186,7 @@ def test_exclusion_steps(project: InsightProject) -> None:
         }
     )
     exclusions = [{"event": "Cancelled", "from_step": 0, "to_step": 1}]
-    assert counts(project.query(funnel("Signed Up", "Purchase", exclusions=exclusions))) == [4, 2]
+    assert counts(either_project.query(funnel("Signed Up", "Purchase", exclusions=exclusions))) == [4, 2]
 
 
 def test_hold_constant(project: InsightProject) -> None:
@@ -242,19 +244,19 @@ def test_breakdown_limit_puts_the_rest_in_other(project: InsightProject) -> None
     assert by_value(result) == [("ads", [2, 2, 1]), ("$other", [2, 1, 0])]
 
 
-def test_totals_count_every_attempt_and_uniques_each_person_once(project: InsightProject) -> None:
-    project.track(
+def test_totals_count_every_attempt_and_uniques_each_person_once(either_project: InsightProject) -> None:
+    either_project.track(
         {
             "alice": [("Signed Up", T0), ("Search Submitted", T0 + HOUR), ("Signed Up", T0 + DAY)],
             "bob": [("Signed Up", T0 + HOUR)],
         }
     )
-    assert counts(project.query(funnel("Signed Up", "Search Submitted"))) == [2, 1]
-    assert counts(project.query(funnel("Signed Up", "Search Submitted", count="totals"))) == [3, 1]
+    assert counts(either_project.query(funnel("Signed Up", "Search Submitted"))) == [2, 1]
+    assert counts(either_project.query(funnel("Signed Up", "Search Submitted", count="totals"))) == [3, 1]
 
 
-def test_merged_ids_are_one_person_in_a_funnel(project: InsightProject) -> None:
-    project.track(
+def test_merged_ids_are_one_person_in_a_funnel(either_project: InsightProject) -> None:
+    either_project.track(
         {
             "anon-1": [("Viewed Sign Up", T0)],
             "alice": [
@@ -263,7 +265,7 @@ def test_merged_ids_are_one_person_in_a_funnel(project: InsightProject) -> None:
             ],
         }
     )
-    assert counts(project.query(funnel(*SIGN_UP))) == [1, 1, 1]
+    assert counts(either_project.query(funnel(*SIGN_UP))) == [1, 1, 1]
 
 
 def test_persons_who_converted_and_who_dropped(project: InsightProject) -> None:
@@ -290,9 +292,9 @@ def test_persons_who_converted_and_who_dropped(project: InsightProject) -> None:
     assert len(persons(1, "converted", limit=2)) == 2
 
 
-def test_over_time_sums_equal_the_steps_view(project: InsightProject) -> None:
+def test_over_time_sums_equal_the_steps_view(either_project: InsightProject) -> None:
     monday_night = dt.datetime(2024, 5, 6, 22, 30, tzinfo=dt.UTC)  # 00:30 on Tuesday in Berlin
-    project.track(
+    either_project.track(
         {
             "alice": [("Signed Up", T0), ("Search Submitted", T0 + HOUR)],
             "bob": [("Signed Up", T0)],
@@ -301,7 +303,7 @@ def test_over_time_sums_equal_the_steps_view(project: InsightProject) -> None:
         }
     )
     spec = funnel("Signed Up", "Search Submitted")
-    over_time = project.query({**spec, "view": "over_time"})
+    over_time = either_project.query({**spec, "view": "over_time"})
     assert over_time == {
         "interval": "day",
         "labels": ["2024-05-06", "2024-05-07", "2024-05-08"],
@@ -309,7 +311,7 @@ def test_over_time_sums_equal_the_steps_view(project: InsightProject) -> None:
         "converted": [1, 1, 0],
         "conversion": [0.5, 1.0, 0.0],
     }
-    assert [sum(over_time["entered"]), sum(over_time["converted"])] == counts(project.query(spec))
+    assert [sum(over_time["entered"]), sum(over_time["converted"])] == counts(either_project.query(spec))
 
 
 def test_any_order_attempts_that_reach_no_step_are_not_entries(project: InsightProject) -> None:

@@ -43,9 +43,17 @@ def test_a_build_orders_each_persons_events_and_numbers_persons(workspace: Works
     names = {row["event_code"]: row["event"] for row in rows(workspace, tables.TIMELINE_EVENT_NAMES, 1)}
     assert sorted(names) == [1, 2, 3] and sorted(names.values()) == ["Search", "Signed In", "Signed Up"]
     assert timelines.event_codes(workspace.warehouse, project.name, build) == {v: k for k, v in names.items()}
-    events = [(row["person_number"], names[row["event_code"]]) for row in rows(workspace, tables.TIMELINE_EVENTS, 1)]
+    stored = rows(workspace, tables.TIMELINE_EVENTS, 1)
+    by_person = sorted(stored, key=lambda row: (row["person_number"], row["timestamp"]))
+    events = [(row["person_number"], names[row["event_code"]]) for row in by_person]
     assert [event for number, event in events if number == persons["alice"]] == ["Signed In", "Search"]
     assert [event for number, event in events if number == persons["bob"]] == ["Signed Up", "Search"]
+    if workspace.warehouse.scans_in_insertion_order:  # readers rely on the build's order: by event, person, time
+        scanned = workspace.warehouse.execute(
+            exp.select("event_code", "person_number", "timestamp").from_(tables.TIMELINE_EVENTS.name)
+        ).to_pylist()
+        assert scanned == sorted(scanned, key=lambda row: (row["event_code"], row["person_number"], row["timestamp"]))
+        assert [names[row["event_code"]] for row in scanned] == ["Search"] * 3 + ["Signed In", "Signed Up"]
     # Every person-day; active ones leave out signing in and the backend's events. T0 + 2h is 6 May in Berlin.
     days = {(row["person_number"], row["day"], row["active"]) for row in rows(workspace, tables.TIMELINE_DAYS, 1)}
     may_6 = dt.date(2024, 5, 6)

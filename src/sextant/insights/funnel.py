@@ -20,15 +20,16 @@ import pyarrow.compute as pc
 from pydantic import Field, model_validator
 from sqlglot import exp
 
-from sextant.insights import funnel_kernel
+from sextant.insights import funnel_kernel, funnel_runs
 from sextant.insights.buckets import EPOCH, bucket_labels, label, micros, start_of
 from sextant.insights.runner import QueryRunner
 from sextant.insights.scan import NONE, OTHER, EventScan, stored_names
 from sextant.insights.spec import DateRange, EventSelector, InsightSpec, StrictModel
-from sextant.insights.timeline import TimelineView, in_person_order
+from sextant.insights.timeline import TimelineView, person_order
 
 MAX_STEPS = 30
 OTHER_CODE = -2
+NO_BREAKDOWN: list[tuple[int, str | None]] = [(-1, None)]  # the one line of attempts without breakdown
 UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 7 * 86400}
 
 
@@ -181,18 +182,11 @@ class FunnelRunner(QueryRunner):
     def shape(self, results: dict[str, pa.Table]) -> dict[str, Any]:
         spec = self.spec
         # Persons are listed by their best attempt, whatever `count` says.
-        table = results["events"]
-        if "event_code" in table.column_names:  # read from timelines (see queries)
-            codes = table.column("event_code").to_numpy()
-            table = table.drop_columns("event_code")
-            for name, masks in self.code_masks.items():
-                table = table.append_column(name, pa.array(masks[codes]))
-        if "recent" in results:  # persons read from the events after the timeline build's (see queries)
-            recent = results["recent"]
-            table = table.append_column("unmapped", pa.nulls(table.num_rows, recent.schema.field("unmapped").type))
-            schema = pa.schema([field.with_nullable(True) for field in recent.schema])
-            table = pa.concat_tables([table.select(schema.names).cast(schema), recent.cast(schema)])
-        counted = self._counted(table, uniques=spec.count == "uniques" or spec.persons is not None)
+        uniques = spec.count == "uniques" or spec.persons is not None
+        if "event_code" in results["events"].column_names:  # read from timelines (see queries)
+            counted = self._timeline_counted(results, uniques=uniques)
+        else:
+            counted = self._counted(results["events"], uniques=uniques)
         if spec.persons is not None:
             return {"persons": self._persons(counted)}
         if spec.view == "over_time":
@@ -232,6 +226,51 @@ class FunnelRunner(QueryRunner):
                 }
                 output.append(row)
         return output
+
+    def _timeline_counted(self, results: dict[str, pa.Table], *, uniques: bool) -> Counted:
+        """The counted attempts of the timeline build's persons (their rows carry event codes) and of the
+        persons read from the events since the build (`recent`)."""
+        spec = self.spec
+        table = results["events"]
+        codes = table.column("event_code").to_numpy()
+        if uniques and spec.order == "ordered" and not spec.exclusions:
+            found = self._best_by_step_runs(table, codes)
+            if found is not None:
+                parts = [Counted.plain(found.reached, found.entry_time, found.times)]
+                if "recent" in results:
+                    parts.append(self._counted(results["recent"], uniques=True))
+                return Counted.joined(parts)
+        table = table.drop_columns("event_code")
+        for name, masks in self.code_masks.items():
+            table = table.append_column(name, pa.array(masks[codes]))
+        if "recent" in results:
+            recent = results["recent"]
+            table = table.append_column("unmapped", pa.nulls(table.num_rows, recent.schema.field("unmapped").type))
+            schema = pa.schema([field.with_nullable(True) for field in recent.schema])
+            table = pa.concat_tables([table.select(schema.names).cast(schema), recent.cast(schema)])
+        return self._counted(table, uniques=uniques)
+
+    def _best_by_step_runs(self, table: pa.Table, codes: npt.NDArray[np.int32]) -> funnel_runs.Reached | None:
+        """Each person's best attempt read off the steps' runs of rows (`funnel_runs`), when every step is one
+        event of its own and the rows come as the build keeps them; None otherwise."""
+        masks = self.code_masks["steps"]
+        step_codes: list[int | None] = []
+        for step in range(len(self.spec.steps)):
+            matching = np.flatnonzero(masks & (1 << step)).tolist()
+            if len(matching) > 1 or (matching and matching[0] in step_codes):
+                return None
+            step_codes.append(matching[0] if matching else None)
+        runs = funnel_runs.step_runs(codes, step_codes)
+        if runs is None:
+            return None
+        return funnel_runs.best_attempts(
+            table.column("actor_number").to_numpy(),
+            _int64(table.column("time")),
+            runs,
+            micros(self.dates.start),
+            micros(self.dates.end),
+            self.spec.window.seconds * 1_000_000,
+        )
 
     def _counted(self, table: pa.Table, *, uniques: bool) -> Counted:
         """The attempts that count: each actor's best (uniques) or every one not excluded (totals)."""
@@ -290,7 +329,7 @@ class FunnelRunner(QueryRunner):
     ) -> tuple[npt.NDArray[np.int64], list[tuple[int, str | None]]]:
         """Breakdown value codes as shown (the top values; OTHER_CODE for the rest), and the lines in order."""
         if self.spec.breakdown is None:
-            return value, [(-1, None)] if len(value) else []
+            return value, NO_BREAKDOWN[: len(value)]
         # -1: an attributed step that no event filled at its time (any order can reach a step by re-arranging
         # earlier events); it shows as no value.
         names: dict[int, str | None] = {
@@ -308,12 +347,12 @@ class FunnelRunner(QueryRunner):
         """The steps of one line: the attempts of `members` (None: every attempt)."""
         reached = counted.reached if members is None else counted.reached[members]
         times = counted.times if members is None else counted.times[members]
-        first = int((reached > 0).sum())
+        statistics = funnel_kernel.step_statistics(reached, times, len(self.spec.steps))
+        first = int(statistics.counts[0])
         previous = first
         steps = []
         for index, step in enumerate(self.spec.steps):
-            done = reached > index
-            count = int(done.sum())
+            count = int(statistics.counts[index])
             entry: dict[str, Any] = {
                 "step": index,
                 "event": step.event,
@@ -322,8 +361,8 @@ class FunnelRunner(QueryRunner):
                 "conversion_from_first": _rate(count, first),
             }
             if index > 0:
-                entry["time_to_convert"] = _durations((times[:, index] - times[:, index - 1])[done] / 1e6)
-                entry["time_from_first"] = _durations((times[:, index] - times[:, 0])[done] / 1e6)
+                entry["time_to_convert"] = _seconds(statistics.since_previous[index])
+                entry["time_from_first"] = _seconds(statistics.since_first[index])
             steps.append(entry)
             previous = count
         line: dict[str, Any] = {"steps": steps}
@@ -377,6 +416,26 @@ class Counted:
     shown: npt.NDArray[np.int64]  # breakdown value codes, OTHER_CODE for values outside the top
     labels: list[tuple[int, str | None]]  # (code, value) of each line, in the order shown
 
+    @staticmethod
+    def plain(
+        reached: npt.NDArray[np.int64], entry_time: npt.NDArray[np.int64], times: npt.NDArray[np.int64]
+    ) -> Counted:
+        """Attempts without actors or breakdown values."""
+        return Counted(
+            None, reached, entry_time, times, np.full(len(reached), -1, np.int64), NO_BREAKDOWN[: len(reached)]
+        )
+
+    @staticmethod
+    def joined(parts: list[Counted]) -> Counted:
+        """The attempts of `parts`, which have no actors or breakdown values, together."""
+        if len(parts) == 1:
+            return parts[0]
+        return Counted.plain(
+            np.concatenate([part.reached for part in parts]),
+            np.concatenate([part.entry_time for part in parts]),
+            np.concatenate([part.times for part in parts]),
+        )
+
 
 def _code_masks(view: TimelineView, scan: EventScan, selectors: Sequence[EventSelector]) -> npt.NDArray[np.int64]:
     """For each event code of the timeline build, the bitmask of the `selectors` (without filters) it matches."""
@@ -395,18 +454,19 @@ def _actor_order(
     if "actor_number" not in table.column_names:
         return _sorted_codes(_encoded(table.column("actor"))[0], times)
     numbers = _int64(pc.fill_null(table.column("actor_number"), -1))
-    # Numbered rows come first, in order from the warehouse; persons without a number come after them.
+    # Numbered rows come first, as the timelines give them; persons without a number come after them.
     has_number = numbers >= 0
     numbered = len(numbers) if "unmapped" not in table.column_names else int(has_number.sum())
     if numbered < len(numbers):
         extra = _encoded(pc.fill_null(table.column("unmapped"), ""))[0]
         numbers = np.where(has_number, numbers, numbers.max(initial=0) + 1 + extra)
-    if not (has_number[:numbered].all() and in_person_order(numbers[:numbered], times[:numbered])):
+    if not has_number[:numbered].all():
         return _sorted_codes(numbers, times)
+    head = person_order(numbers[:numbered], times[:numbered])
     if numbered == len(numbers):
-        return numbers, None
+        return (numbers, None) if head is None else (numbers[head], head)
     rest = numbered + np.lexsort((times[numbered:], numbers[numbered:]))
-    order = np.concatenate([np.arange(numbered), rest])
+    order = np.concatenate([np.arange(numbered) if head is None else head, rest])
     return numbers[order], order
 
 
@@ -474,9 +534,7 @@ def _rate(count: int, base: int) -> float | None:
     return round(count / base, 6) if base else None
 
 
-def _durations(seconds: npt.NDArray[np.float64]) -> dict[str, float | None]:
-    if len(seconds) == 0:
-        return {"median": None, "mean": None, "p90": None}
-    # Linear interpolation between the closest ranks; the median is the 0.5 quantile.
-    median, p90 = np.quantile(seconds, [0.5, 0.9]).tolist()
-    return {"median": median, "mean": float(np.mean(seconds)), "p90": p90}
+def _seconds(summary: npt.NDArray[np.float64]) -> dict[str, float | None]:
+    """A step's (median, mean, p90) in microseconds (NaN: no attempt reached it) as seconds."""
+    median, mean, p90 = (None if np.isnan(value) else float(value) / 1e6 for value in summary)
+    return {"median": median, "mean": mean, "p90": p90}

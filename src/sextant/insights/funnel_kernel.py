@@ -1,5 +1,5 @@
 """The per-actor pass of the funnel, compiled with numba: from each entry event, how far an attempt gets
-within the window, and when it first reaches each step.
+within the window, and when it first reaches each step; and the counted attempts' durations per step.
 
 The rules (docs/insights.md, "Funnels"):
 - Events with equal timestamps form a group. Events of one group may fill consecutive steps in any
@@ -423,3 +423,58 @@ def _any_order(  # type: ignore[no-untyped-def]
     if reached > 0:
         step_values[0] = values[entry]
     return reached, False
+
+
+@dataclass(frozen=True)
+class StepStatistics:
+    """Per step, the attempts that reached it, and from step 1 on the median, mean and 90th percentile of
+    their durations since the previous step and since the first (NaN where no attempt reached the step)."""
+
+    counts: Int64Array
+    since_previous: npt.NDArray[np.float64]  # steps x (median, mean, p90)
+    since_first: npt.NDArray[np.float64]
+
+
+def step_statistics(reached: Int64Array, times: Int64Array, step_count: int) -> StepStatistics:
+    """The statistics of attempts that reached `reached` steps at `times` (attempts x steps). Quantiles
+    interpolate linearly between the closest ranks, as numpy's do; the median is the 0.5 quantile."""
+    counts = np.cumsum(np.bincount(reached, minlength=step_count + 1)[::-1])[::-1][1:].astype(np.int64)
+    offsets = np.zeros(step_count + 1, np.int64)
+    offsets[2:] = np.cumsum(counts[1:])
+    since_previous = np.empty(offsets[-1], np.int64)
+    since_first = np.empty(offsets[-1], np.int64)
+    _fill_durations(reached, times, offsets, since_previous, since_first)
+    summaries = np.full((2, step_count, 3), np.nan)
+    _summarize(since_previous, since_first, offsets, summaries)
+    return StepStatistics(counts, summaries[0], summaries[1])
+
+
+@numba.njit(cache=True, nogil=True)
+def _fill_durations(reached, times, offsets, since_previous, since_first):  # type: ignore[no-untyped-def]
+    filled = offsets[:-1].copy()
+    for attempt in range(reached.shape[0]):
+        for step in range(1, reached[attempt]):
+            since_previous[filled[step]] = times[attempt, step] - times[attempt, step - 1]
+            since_first[filled[step]] = times[attempt, step] - times[attempt, 0]
+            filled[step] += 1
+
+
+@numba.njit(cache=True, parallel=True, nogil=True)
+def _summarize(since_previous, since_first, offsets, summaries):  # type: ignore[no-untyped-def]
+    """Each step's (median, mean, p90) of both kinds of duration, one (kind, step) at a time on each core."""
+    steps = offsets.shape[0] - 1
+    for task in numba.prange(2 * steps):
+        kind, step = task // steps, task % steps
+        values = (since_previous if kind == 0 else since_first)[offsets[step] : offsets[step + 1]]
+        size = values.shape[0]
+        if size == 0:
+            continue
+        positions = np.array([0.5 * (size - 1), 0.9 * (size - 1)])
+        below = positions.astype(np.int64)
+        above = np.minimum(below + 1, size - 1)
+        ranked = np.partition(values, np.unique(np.concatenate((below, above))))
+        median = ranked[below[0]] + (ranked[above[0]] - ranked[below[0]]) * (positions[0] - below[0])
+        p90 = ranked[below[1]] + (ranked[above[1]] - ranked[below[1]]) * (positions[1] - below[1])
+        summaries[kind, step, 0] = median
+        summaries[kind, step, 1] = values.sum() / size
+        summaries[kind, step, 2] = p90

@@ -284,9 +284,10 @@ class EventScan:
     def timeline_select(
         self, *columns: exp.Expr, view: TimelineView, dates: DateRange, where: Sequence[exp.Expr | None] = ()
     ) -> exp.Select:
-        """SELECT `columns` FROM the latest timeline build `AS e`, in person and time order, leaving out the
-        persons the build no longer describes. Only person numbers, times, local days and conditions on event
-        names (`events_named`) can be read; the conditions are turned into conditions on the build's codes."""
+        """SELECT `columns` FROM the latest timeline build `AS e`, in the build's order (each event's rows by
+        person and time, one event after another), leaving out the persons the build no longer describes.
+        Only person numbers, times, local days and conditions on event names (`events_named`) can be read;
+        the conditions are turned into conditions on the build's codes."""
         bind = self.parameters.bind
         conditions: list[exp.Expr] = [
             exp.column("project", "e").eq(bind(self.context.project)),
@@ -303,7 +304,9 @@ class EventScan:
         if any(column.name == "event" and column.table == "e" for column in query.find_all(exp.Column)):
             raise ValueError("timelines hold event codes: only `events_named` and hidden events can be read")
         if not self.engine.scans_in_insertion_order:
-            query = query.order_by(exp.column("person_number", "e"), self.timestamp())
+            query = query.order_by(
+                exp.column("event_code", "e"), exp.column("person_number", "e"), exp.column("timestamp", "e")
+            )
         return query
 
     def _by_event_code(self, node: exp.Expr, codes: dict[str, int]) -> exp.Expr:

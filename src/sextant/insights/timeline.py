@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 from sqlglot import exp
 
+from sextant.insights import merge_kernel
 from sextant.warehouse import state, tables, timelines
 from sextant.warehouse.engine import Engine
 
@@ -160,17 +160,15 @@ def _project() -> exp.Placeholder:
     return exp.Placeholder(this="project")
 
 
-def in_person_order(codes: npt.NDArray[np.int64], times: npt.NDArray[Any]) -> bool:
-    """Whether rows are grouped by ascending person code and sorted by time within each person, as timelines
-    give them."""
-    same = codes[:-1] == codes[1:]
-    return not (codes[:-1] > codes[1:]).any() and not (same & (times[:-1] > times[1:])).any()
-
-
-def person_order(codes: npt.NDArray[np.int64], times: npt.NDArray[Any]) -> npt.NDArray[np.int64] | None:
-    """The order that groups rows by person code and sorts each person's rows by time; None when the rows
-    are in it already."""
-    return None if in_person_order(codes, times) else np.lexsort((times, codes))
+def person_order(codes: npt.NDArray[np.integer], times: npt.NDArray[np.integer]) -> npt.NDArray[np.int64] | None:
+    """The order that groups rows by ascending person code and sorts each person's rows by time; None when
+    the rows are in it already. Rows read from timelines come as one sorted run per event: they are merged."""
+    runs = merge_kernel.sorted_runs(codes, times)
+    if len(runs) <= 2:
+        return None
+    if (len(runs) - 1) * merge_kernel.ROWS_PER_RUN > len(codes):
+        return np.lexsort((times, codes))
+    return merge_kernel.merged_order(codes, times, runs)
 
 
 def numbered_below_zero(recent: exp.Select, *columns: str) -> exp.Select:

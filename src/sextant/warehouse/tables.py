@@ -249,7 +249,10 @@ TIMELINE_EVENTS = Table(
         Column("day", ColumnType.DATE),  # in the project's timezone at the build
         Column("event_code", ColumnType.INT64),  # the event's name in timeline_event_names
     ),
-    sort_key=("project", "build", "person_number", "timestamp"),
+    # Each event's rows in person and time order, one event after another: a scan of a few events reads only
+    # their rows, in a few sorted runs that are merged per person (insights/merge_kernel.py) or followed side
+    # by side (a funnel's steps).
+    sort_key=("project", "build", "event_code", "person_number", "timestamp"),
 )
 
 # The stored event names of a build, numbered in name order: scans of timelines compare small numbers, not texts.

@@ -1,8 +1,9 @@
-"""Person timelines: every event in person and time order, so that funnels, retention and active users read
-each person's events in sequence, with no join to the person map and no sort when they ask.
+"""Person timelines: every event by person and time, so that funnels, retention and active users read each
+person's events in sequence, with no join to the person map and no sort when they ask.
 
 A build numbers the persons of the current person map densely and writes the events stored so far, sorted
-by (person number, time), with each event name as a small number (`timeline_event_names`). Events written
+by (event, person number, time), with each event name as a small number (`timeline_event_names`): a
+question about a few events reads only their rows, as one sorted run per event. Events written
 after a build, and persons whose identity changed after it, are read from `events` by the queries
 (insights/timeline.py) until the next build: compaction keeps that part small.
 """
@@ -190,7 +191,7 @@ def compact(engine: Engine, project: str, timezone: str) -> Build:
         .join(exp.to_table(tables.TIMELINE_PERSONS.name).as_("p"), on=person_of_event)
         .join(exp.to_table(tables.TIMELINE_EVENT_NAMES.name).as_("c"), on=code_of_event)
         .where(covered_events.copy())
-        .order_by(exp.column("person_number", "p"), exp.column("timestamp", "e"))
+        .order_by(exp.column("event_code", "c"), exp.column("person_number", "p"), exp.column("timestamp", "e"))
     )
     active = [
         exp.not_(exp.Like(this=exp.Lower(this=exp.column("event", "e")), expression=exp.Literal.string(pattern)))

@@ -1,0 +1,125 @@
+"""The plain ordered funnel over the steps' runs of rows, against the kernel that follows every attempt
+(times are plain numbers; each person's events are (time, event) pairs, the events being step numbers or
+an event of no step)."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sextant.insights import funnel_kernel, funnel_runs
+
+OTHER = 99  # an event of no step
+
+
+def build_rows(persons: dict[int, list[tuple[int, int]]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows as the timeline build keeps them: by event code, person, time."""
+    rows = sorted((event, person, time) for person, events in persons.items() for time, event in events)
+    codes, numbers, times = (np.array(column, np.int64) for column in zip(*rows, strict=True)) if rows else ([],) * 3
+    return np.asarray(codes, np.int32), np.asarray(numbers, np.int64), np.asarray(times, np.int64)
+
+
+def best_by_runs(
+    persons: dict[int, list[tuple[int, int]]], steps: int, window: int, entry_from: int, entry_to: int
+) -> dict[int, tuple[int, int, tuple[int, ...]]]:
+    codes, numbers, times = build_rows(persons)
+    runs = funnel_runs.step_runs(codes, list(range(steps)))
+    assert runs is not None
+    found = funnel_runs.best_attempts(numbers, times, runs, entry_from, entry_to, window)
+    assert found is not None
+    entering = sorted(
+        person
+        for person, events in persons.items()
+        if any(event == 0 and entry_from <= time < entry_to for time, event in events)
+    )
+    assert len(found.reached) == len(entering)
+    return {
+        person: (int(found.reached[slot]), int(found.entry_time[slot]), tuple(found.times[slot, : found.reached[slot]]))
+        for slot, person in enumerate(entering)
+    }
+
+
+def best_of_every_attempt(
+    persons: dict[int, list[tuple[int, int]]], steps: int, window: int, entry_from: int, entry_to: int
+) -> dict[int, tuple[int, int, tuple[int, ...]]]:
+    """Each person's best attempt as the kernel that follows every attempt finds it (rows in person and time
+    order, each with the bitmask of its step)."""
+    order = sorted(persons)
+    rows = [(time, event) for person in order for time, event in sorted(persons[person])]
+    starts = np.cumsum([0, *(len(persons[person]) for person in order)]).astype(np.int64)
+    times = np.array([time for time, _ in rows], np.int64)
+    masks = np.array([1 << event if event < steps else 0 for _, event in rows], np.int64)
+    zeros = np.zeros(len(rows), np.int64)
+    every = funnel_kernel.run(
+        starts, times, masks, zeros, zeros - 1, zeros, step_count=steps, window=window, order="ordered",
+        exclusion_from=np.zeros(0, np.int64), exclusion_to=np.zeros(0, np.int64), entry_from=entry_from,
+        entry_to=entry_to, attribution=funnel_kernel.Attribution(), best_only=True,
+    )  # fmt: skip
+    return {
+        order[int(every.partition[slot])]: (
+            int(every.reached[slot]),
+            int(every.entry_time[slot]),
+            tuple(every.times[slot, : every.reached[slot]].tolist()),
+        )
+        for slot in every.best[every.best >= 0].tolist()
+    }
+
+
+@st.composite
+def logs(draw: st.DrawFn) -> tuple[dict[int, list[tuple[int, int]]], int]:
+    """Persons with sparse numbers, each with events on a coarse grid (so that ties and window ends are hit)."""
+    steps = draw(st.integers(2, 5))
+    events = st.sampled_from([*range(steps), OTHER])
+    persons = draw(
+        st.dictionaries(
+            st.integers(1, 40), st.lists(st.tuples(st.integers(0, 12), events), min_size=1, max_size=12), max_size=8
+        )
+    )
+    return persons, steps
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(log=logs(), window=st.integers(0, 6), entry_from=st.integers(0, 3), entry_to=st.integers(1, 13))
+def test_the_runs_give_the_best_of_every_attempt(
+    log: tuple[dict[int, list[tuple[int, int]]], int], window: int, entry_from: int, entry_to: int
+) -> None:
+    persons, steps = log
+    expected = best_of_every_attempt(persons, steps, window, entry_from, entry_to)
+    assert best_by_runs(persons, steps, window, entry_from, entry_to) == expected
+
+
+def test_a_step_at_the_end_of_the_window_counts_and_one_after_it_does_not() -> None:
+    persons = {1: [(0, 0), (5, 1), (9, 2)], 2: [(0, 0), (6, 1)], 3: [(2, 0), (2, 1), (2, 2)]}
+    assert best_by_runs(persons, 3, window=5, entry_from=0, entry_to=10) == {
+        1: (2, 0, (0, 5)),
+        2: (1, 0, (0,)),
+        3: (3, 2, (2, 2, 2)),  # events at one time fill consecutive steps
+    }
+
+
+def test_a_later_entry_wins_when_only_it_gets_further() -> None:
+    persons = {1: [(0, 0), (3, 0), (4, 1), (20, 1), (21, 2)]}
+    assert best_by_runs(persons, 3, window=5, entry_from=0, entry_to=30) == {1: (2, 0, (0, 4))}
+    assert best_by_runs(persons, 3, window=20, entry_from=0, entry_to=30) == {1: (3, 3, (3, 4, 21))}
+    assert best_by_runs(persons, 3, window=21, entry_from=0, entry_to=30) == {1: (3, 0, (0, 4, 21))}
+    # Entries before the range do not start attempts, but the steps of a later entry may come after it.
+    assert best_by_runs(persons, 3, window=18, entry_from=1, entry_to=4) == {1: (3, 3, (3, 4, 21))}
+
+
+def test_a_step_whose_event_is_not_in_the_build_is_never_reached() -> None:
+    codes, numbers, times = build_rows({1: [(0, 0), (1, 2)]})
+    runs = funnel_runs.step_runs(codes, [0, None, 2])
+    assert runs is not None and runs[1].tolist() == [0, 0]
+    found = funnel_runs.best_attempts(numbers, times, runs, 0, 10, 5)
+    assert found is not None and found.reached.tolist() == [1]
+
+
+def test_rows_out_of_order_are_refused() -> None:
+    codes = np.array([1, 1, 0], np.int32)
+    assert funnel_runs.step_runs(codes, [0, 1]) is None
+    numbers, times = np.array([2, 1], np.int64), np.array([0, 0], np.int64)
+    runs = np.array([[0, 2], [2, 2]], np.int64)
+    assert funnel_runs.best_attempts(numbers, times, runs, 0, 10, 5) is None
+    later_first = np.array([1, 1], np.int64), np.array([5, 0], np.int64)
+    assert funnel_runs.best_attempts(*later_first, runs, 0, 10, 5) is None
