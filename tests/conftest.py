@@ -13,15 +13,25 @@ from sextant.ingest.normalize import Context, normalize_documents
 from sextant.ingest.store import EventStore, WriteResult
 from sextant.workspace import Workspace
 
-ENGINES = ["duckdb", "chdb"]
+# Every engine: the two in process, and a ClickHouse server over HTTP (tests/clickhouse_http.py, a chDB-backed
+# stand-in that speaks ClickHouse's HTTP wire format). The warehouse, ingest and insight suites run on all of them.
+ENGINES = ["duckdb", "chdb", "clickhouse"]
+# What `engine_name` (and so `workspace`) gives by default. The big suites (web, browser, auth, content) run on
+# these; tests/warehouse and tests/ingest extend `engine_name` to ENGINES in their conftest.py.
+IN_PROCESS_ENGINES = ["duckdb", "chdb"]
 T0 = dt.datetime(2024, 5, 6, 9, 0, tzinfo=dt.UTC)  # a Monday
 
 
 def warehouse_url(engine: str, directory: Path) -> str:
+    """The warehouse of a test directory; on `clickhouse`, a database of its own on the session's server."""
+    if engine == "clickhouse":
+        from tests import clickhouse_http
+
+        return clickhouse_http.database_url(directory)
     return {"duckdb": f"duckdb:///{directory}/warehouse.duckdb", "chdb": f"chdb:///{directory}/chdb"}[engine]
 
 
-@pytest.fixture(params=ENGINES)
+@pytest.fixture(params=IN_PROCESS_ENGINES)
 def engine_name(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 

@@ -8,6 +8,7 @@ running in process, which the test suite uses.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 import urllib.parse
 from collections.abc import Iterator, Sequence
@@ -221,32 +222,43 @@ class ClickHouseServerEngine(ClickHouseEngine):
         import clickhouse_connect
 
         parts = urllib.parse.urlsplit(url)
-        self.client = clickhouse_connect.get_client(
-            host=parts.hostname or "localhost",
-            port=parts.port or 8123,
-            username=urllib.parse.unquote(parts.username or "default"),
-            password=urllib.parse.unquote(parts.password or ""),
-            database=parts.path.strip("/") or "default",
-            settings=SESSION_SETTINGS,
-        )
+        host, port = parts.hostname or "localhost", parts.port or 8123
+        database = parts.path.strip("/") or "default"
+        try:
+            self.client = clickhouse_connect.get_client(
+                host=host,
+                port=port,
+                username=urllib.parse.unquote(parts.username or "default"),
+                password=urllib.parse.unquote(parts.password or ""),
+                database=database,
+                settings=SESSION_SETTINGS,
+            )
+        except Exception as error:
+            raise WarehouseError(
+                f"cannot open the ClickHouse warehouse {database} at {host}:{port}: {error}. Check that the server "
+                "is running, that the database exists and the user and password in the warehouse URL"
+            ) from None
+        # The client's session holds the temporary tables of a statement and takes one request at a time.
+        self._lock = threading.RLock()
 
     def _run(self, sql: str, parameters: dict[str, object], tables: dict[str, pa.Table]) -> pa.Table:
-        for name, arrow in tables.items():
-            self._load_temporary(name, arrow)
-        try:
-            if sql.lstrip().upper().startswith(("SELECT", "WITH")):
-                return self.client.query_arrow(sql, parameters=parameters)
-            self.client.command(sql, parameters=parameters)
-            return pa.table({})
-        finally:
-            for name in tables:
-                self.client.command(f"DROP TEMPORARY TABLE IF EXISTS {exp.to_identifier(name).sql('clickhouse')}")
+        with self._lock:
+            try:
+                for name, arrow in tables.items():
+                    self._load_temporary(name, arrow)
+                if _returns_rows(sql):
+                    return self.client.query_arrow(sql, parameters=parameters)
+                self.client.command(sql, parameters=parameters)
+                return pa.table({})
+            finally:
+                for name in tables:
+                    self.client.command(f"DROP TEMPORARY TABLE IF EXISTS {exp.to_identifier(name).sql('clickhouse')}")
 
     def _load_temporary(self, name: str, arrow: pa.Table) -> None:
         # Temporary tables live in the client's session, so concurrent cursors do not see each other's.
         identifier = exp.to_identifier(name).sql("clickhouse")
         columns = ", ".join(
-            f"{exp.to_identifier(field.name).sql('clickhouse')} {_arrow_to_clickhouse(field.type)}"
+            f"{exp.to_identifier(field.name).sql('clickhouse')} {_column_type_for(field.type)}"
             for field in arrow.schema
         )
         self.client.command(f"CREATE TEMPORARY TABLE {identifier} ({columns}) ENGINE = Memory")
@@ -259,18 +271,48 @@ class ClickHouseServerEngine(ClickHouseEngine):
         self.client.close()
 
 
-def _arrow_to_clickhouse(arrow_type: pa.DataType) -> str:
-    if pa.types.is_timestamp(arrow_type):
-        return "Nullable(DateTime64(6, 'UTC'))"
-    if pa.types.is_integer(arrow_type):
-        return "Nullable(Int64)"
-    if pa.types.is_floating(arrow_type):
-        return "Nullable(Float64)"
+# Statements that answer with rows; the rest run as commands. Queries may start with comments or parentheses
+# (a union of subqueries).
+_ROW_STATEMENTS = {"SELECT", "WITH", "SHOW", "DESCRIBE", "DESC", "EXISTS", "EXPLAIN"}
+_LEADING_NOISE = re.compile(r"\A(?:\s+|\(|--[^\n]*(?:\n|\Z)|/\*.*?\*/)+", re.DOTALL)
+
+
+def _returns_rows(sql: str) -> bool:
+    words = _LEADING_NOISE.sub("", sql).split(None, 1)
+    return bool(words) and words[0].upper() in _ROW_STATEMENTS
+
+
+_TIMESTAMP_DIGITS = {"s": 0, "ms": 3, "us": 6, "ns": 9}
+
+
+def _column_type_for(arrow_type: pa.DataType) -> str:
+    """The ClickHouse type of a temporary table's column that takes an Arrow column of `arrow_type`."""
+    if pa.types.is_dictionary(arrow_type):
+        return _column_type_for(arrow_type.value_type)
+    if pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type) or pa.types.is_fixed_size_list(arrow_type):
+        return f"Array({_column_type_for(arrow_type.value_type)})"  # an array cannot be NULL; a null list is []
+    return f"Nullable({_scalar_type_for(arrow_type)})"
+
+
+def _scalar_type_for(arrow_type: pa.DataType) -> str:
+    if pa.types.is_null(arrow_type) or pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+        return "String"
+    if pa.types.is_binary(arrow_type) or pa.types.is_large_binary(arrow_type):
+        return "String"
     if pa.types.is_boolean(arrow_type):
-        return "Nullable(Bool)"
-    if pa.types.is_date(arrow_type):
-        return "Nullable(Date32)"
-    return "Nullable(String)"
+        return "Bool"
+    if pa.types.is_integer(arrow_type):
+        return f"{'U' if pa.types.is_unsigned_integer(arrow_type) else ''}Int{arrow_type.bit_width}"
+    if pa.types.is_floating(arrow_type):
+        return "Float64" if arrow_type.bit_width == 64 else "Float32"
+    if pa.types.is_timestamp(arrow_type):
+        timezone = exp.Literal.string(arrow_type.tz or "UTC").sql("clickhouse")
+        return f"DateTime64({_TIMESTAMP_DIGITS[arrow_type.unit]}, {timezone})"
+    if pa.types.is_date32(arrow_type):
+        return "Date32"
+    if pa.types.is_decimal(arrow_type):
+        return f"Decimal({arrow_type.precision}, {arrow_type.scale})"
+    raise WarehouseError(f"the ClickHouse server engine cannot take an Arrow column of type {arrow_type}")
 
 
 def _parameter_text(value: object) -> str:
