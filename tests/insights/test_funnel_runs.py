@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sextant.insights import funnel_kernel, funnel_runs
+from sextant.insights import funnel_kernel, funnel_runs, runs_kernel
 
 OTHER = 99  # an event of no step
 
@@ -21,12 +21,17 @@ def build_rows(persons: dict[int, list[tuple[int, int]]]) -> tuple[np.ndarray, n
 
 
 def best_by_runs(
-    persons: dict[int, list[tuple[int, int]]], steps: int, window: int, entry_from: int, entry_to: int
+    persons: dict[int, list[tuple[int, int]]],
+    steps: int,
+    window: int,
+    entry_from: int,
+    entry_to: int,
+    ranges: int | None = None,
 ) -> dict[int, tuple[int, int, tuple[int, ...]]]:
     codes, numbers, times = build_rows(persons)
-    runs = funnel_runs.step_runs(codes, list(range(steps)))
+    runs = runs_kernel.event_runs(codes, list(range(steps)))
     assert runs is not None
-    found = funnel_runs.best_attempts(numbers, times, runs, entry_from, entry_to, window)
+    found = funnel_runs.best_attempts(numbers, times, runs, entry_from, entry_to, window, ranges)
     assert found is not None
     entering = sorted(
         person
@@ -80,13 +85,20 @@ def logs(draw: st.DrawFn) -> tuple[dict[int, list[tuple[int, int]]], int]:
 
 
 @settings(max_examples=400, deadline=None, derandomize=True)
-@given(log=logs(), window=st.integers(0, 6), entry_from=st.integers(0, 3), entry_to=st.integers(1, 13))
+@given(
+    log=logs(),
+    window=st.integers(0, 6),
+    entry_from=st.integers(0, 3),
+    entry_to=st.integers(1, 13),
+    ranges=st.sampled_from([1, 2, 3, 32]),
+)
 def test_the_runs_give_the_best_of_every_attempt(
-    log: tuple[dict[int, list[tuple[int, int]]], int], window: int, entry_from: int, entry_to: int
+    log: tuple[dict[int, list[tuple[int, int]]], int], window: int, entry_from: int, entry_to: int, ranges: int
 ) -> None:
+    """Persons are shared out in one range or several (a range per person, or none for most)."""
     persons, steps = log
     expected = best_of_every_attempt(persons, steps, window, entry_from, entry_to)
-    assert best_by_runs(persons, steps, window, entry_from, entry_to) == expected
+    assert best_by_runs(persons, steps, window, entry_from, entry_to, ranges) == expected
 
 
 def test_a_step_at_the_end_of_the_window_counts_and_one_after_it_does_not() -> None:
@@ -109,7 +121,7 @@ def test_a_later_entry_wins_when_only_it_gets_further() -> None:
 
 def test_a_step_whose_event_is_not_in_the_build_is_never_reached() -> None:
     codes, numbers, times = build_rows({1: [(0, 0), (1, 2)]})
-    runs = funnel_runs.step_runs(codes, [0, None, 2])
+    runs = runs_kernel.event_runs(codes, [0, None, 2])
     assert runs is not None and runs[1].tolist() == [0, 0]
     found = funnel_runs.best_attempts(numbers, times, runs, 0, 10, 5)
     assert found is not None and found.reached.tolist() == [1]
@@ -117,7 +129,7 @@ def test_a_step_whose_event_is_not_in_the_build_is_never_reached() -> None:
 
 def test_rows_out_of_order_are_refused() -> None:
     codes = np.array([1, 1, 0], np.int32)
-    assert funnel_runs.step_runs(codes, [0, 1]) is None
+    assert runs_kernel.event_runs(codes, [0, 1]) is None
     numbers, times = np.array([2, 1], np.int64), np.array([0, 0], np.int64)
     runs = np.array([[0, 2], [2, 2]], np.int64)
     assert funnel_runs.best_attempts(numbers, times, runs, 0, 10, 5) is None

@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sextant.insights import merge_kernel
+from sextant.insights import runs_kernel
 from sextant.insights.timeline import person_order
 
 
@@ -28,12 +28,12 @@ def runs_of_rows(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray]:
 @given(rows=runs_of_rows())
 def test_merging_the_runs_gives_the_stable_sort(rows: tuple[np.ndarray, np.ndarray]) -> None:
     codes, times = rows
-    runs = merge_kernel.sorted_runs(codes, times)
+    runs = runs_kernel.sorted_runs(codes, times)
     assert runs[0] == 0 and runs[-1] == len(codes)
     for first, end in itertools.pairwise(runs):
         keys = list(zip(codes[first:end], times[first:end], strict=True))
         assert keys == sorted(keys)
-    assert merge_kernel.merged_order(codes, times, runs).tolist() == np.lexsort((times, codes)).tolist()
+    assert runs_kernel.merged_order(codes, times, runs).tolist() == np.lexsort((times, codes)).tolist()
 
 
 def test_person_order_is_none_for_ordered_rows_and_merges_a_few_long_runs() -> None:

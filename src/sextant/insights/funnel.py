@@ -20,10 +20,10 @@ import pyarrow.compute as pc
 from pydantic import Field, model_validator
 from sqlglot import exp
 
-from sextant.insights import funnel_kernel, funnel_runs
+from sextant.insights import funnel_kernel, funnel_runs, runs_kernel
 from sextant.insights.buckets import EPOCH, bucket_labels, label, micros, start_of
 from sextant.insights.runner import QueryRunner
-from sextant.insights.scan import NONE, OTHER, EventScan, stored_names
+from sextant.insights.scan import NONE, OTHER, EventScan
 from sextant.insights.spec import DateRange, EventSelector, InsightSpec, StrictModel
 from sextant.insights.timeline import TimelineView, person_order
 
@@ -260,7 +260,7 @@ class FunnelRunner(QueryRunner):
             if len(matching) > 1 or (matching and matching[0] in step_codes):
                 return None
             step_codes.append(matching[0] if matching else None)
-        runs = funnel_runs.step_runs(codes, step_codes)
+        runs = runs_kernel.event_runs(codes, step_codes)
         if runs is None:
             return None
         return funnel_runs.best_attempts(
@@ -441,8 +441,7 @@ def _code_masks(view: TimelineView, scan: EventScan, selectors: Sequence[EventSe
     """For each event code of the timeline build, the bitmask of the `selectors` (without filters) it matches."""
     masks = np.zeros(max(view.event_codes.values(), default=0) + 1, np.int64)
     for index, selector in enumerate(selectors):
-        names = view.event_codes if selector.event is None else stored_names(scan.context.plan, selector.event)
-        masks[[view.event_codes[name] for name in names if name in view.event_codes]] |= 1 << index
+        masks[scan.timeline_codes(view, selector.event)] |= 1 << index
     return masks
 
 

@@ -16,6 +16,8 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
+from sextant.insights import runs_kernel
+
 Int64Array = npt.NDArray[np.int64]
 
 
@@ -29,18 +31,6 @@ class Reached:
     times: Int64Array  # persons x steps
 
 
-def step_runs(codes: npt.NDArray[np.integer], step_codes: list[int | None]) -> Int64Array | None:
-    """Each step's rows as a range (first row, end) of rows sorted by code, or None when the rows are not
-    sorted by code. A step whose event the build does not hold (None) gets no rows."""
-    if not (codes[1:] >= codes[:-1]).all():
-        return None
-    runs = np.zeros((len(step_codes), 2), np.int64)
-    for step, code in enumerate(step_codes):
-        if code is not None:
-            runs[step] = np.searchsorted(codes, np.array([code, code + 1], codes.dtype))
-    return runs
-
-
 def best_attempts(
     persons: npt.NDArray[np.integer],
     times: Int64Array,
@@ -48,22 +38,17 @@ def best_attempts(
     entry_from: int,
     entry_to: int,
     window: int,
+    ranges: int | None = None,
 ) -> Reached | None:
     """Each person's best attempt (most steps, then earliest entry) from the steps' `runs` of rows; None
     when a run is not in (person, time) order. Entries are in [entry_from, entry_to); a step may come at the
-    same time as the previous one or later, up to `window` after the entry (all in `times`' unit)."""
-    entries = persons[runs[0, 0] : runs[0, 1]]
-    low = int(entries[0]) if len(entries) else 0
-    high = int(entries[-1]) + 1 if len(entries) else 1
-    bounds = np.unique(np.linspace(low, high, numba.get_num_threads() * 16 + 1).astype(np.int64))
-    cut = np.empty((len(bounds), len(runs)), np.int64)  # per bound and step: the run's first row of that person
-    for step, (first, end) in enumerate(runs):
-        cut[:, step] = first + np.searchsorted(persons[first:end], bounds)
-    entering = np.zeros(len(bounds) - 1, np.int64)
-    if not _checked(persons, times, runs, cut[:, 0], entering):
+    same time as the previous one or later, up to `window` after the entry (all in `times`' unit). Persons
+    are shared out among the cores in `ranges` (`runs_kernel.person_ranges`)."""
+    if not runs_kernel.in_person_order(persons, times, runs):
         return None
-    offsets = np.zeros(len(bounds), np.int64)
-    offsets[1:] = np.cumsum(entering)
+    cut = runs_kernel.person_ranges(persons, runs, ranges)
+    offsets = np.zeros(len(cut), np.int64)
+    offsets[1:] = np.cumsum(_entering_persons(persons, cut[:, 0]))
     entry_time = np.empty(offsets[-1], np.int64)
     reached = np.empty(offsets[-1], np.int64)
     step_times = np.empty((offsets[-1], len(runs)), np.int64)
@@ -75,58 +60,14 @@ def best_attempts(
 
 
 @numba.njit(cache=True, parallel=True, nogil=True)
-def _checked(persons, times, runs, entry_cut, entering):  # type: ignore[no-untyped-def]
-    """Whether each run's rows are sorted by person, then time, and the entry step's ranges of rows
-    [entry_cut[c], entry_cut[c + 1]) cover its run (the searches that made them assumed the order); on the
-    way, how many persons each of those ranges holds (in `entering`). Every other step's rows are checked
-    in as many equal parts, all at once."""
-    if entry_cut[0] != runs[0, 0] or entry_cut[-1] != runs[0, 1]:
-        return False
-    parts = entering.shape[0]
-    disordered = np.zeros(runs.shape[0] * parts, np.bool_)
-    for task in numba.prange(runs.shape[0] * parts):
-        step, part = task // parts, task % parts
-        if step == 0:
-            begin, end = entry_cut[part], entry_cut[part + 1]
-        else:
-            size = (runs[step, 1] - runs[step, 0] + parts - 1) // parts
-            begin = min(runs[step, 1], runs[step, 0] + part * size)
-            end = min(runs[step, 1], begin + size)
-        for row in range(begin, end):
-            if row > runs[step, 0] and _out_of_order(persons, times, row):
-                disordered[task] = True
-                break
-            if step == 0 and (row == begin or persons[row] != persons[row - 1]):
-                entering[part] += 1
-    return not disordered.any()
-
-
-@numba.njit(cache=True, inline="always")
-def _out_of_order(persons, times, row):  # type: ignore[no-untyped-def]
-    """Whether `row` comes before the row above it by (person, time)."""
-    return persons[row] < persons[row - 1] or (persons[row] == persons[row - 1] and times[row] < times[row - 1])
-
-
-@numba.njit(cache=True, inline="always")
-def _first_at_least(persons, row, stop, person):  # type: ignore[no-untyped-def]
-    """The first row from `row` (before `stop`) whose person is at least `person`: a galloping search, so that
-    passing many rows costs little."""
-    if row >= stop:
-        return stop
-    step = 1
-    while row + step < stop and persons[row + step] < person:
-        row += step
-        step *= 2
-    if row < stop and persons[row] >= person:
-        return row
-    low, high = row + 1, min(row + step, stop)  # persons[row] < person; the answer is in (row, high]
-    while low < high:
-        middle = (low + high) // 2
-        if persons[middle] < person:
-            low = middle + 1
-        else:
-            high = middle
-    return low
+def _entering_persons(persons, cut):  # type: ignore[no-untyped-def]
+    """Per range of persons, how many persons the entry step's rows [cut[c], cut[c + 1]) hold."""
+    counts = np.zeros(cut.shape[0] - 1, np.int64)
+    for chunk in numba.prange(cut.shape[0] - 1):
+        for row in range(cut[chunk], cut[chunk + 1]):
+            if row == cut[chunk] or persons[row] != persons[row - 1]:
+                counts[chunk] += 1
+    return counts
 
 
 @numba.njit(cache=True, parallel=True, nogil=True)
@@ -144,7 +85,7 @@ def _pass(persons, times, cut, offsets, entry_from, entry_to, window, entry_time
         while row < stop[0]:
             person = persons[row]
             first = row
-            row = _first_at_least(persons, row, stop[0], person + 1)
+            row = runs_kernel.first_at_least(persons, row, stop[0], person + 1)
             best = 0
             previous_entry = 0
             for entry in range(first, row):
@@ -163,7 +104,7 @@ def _pass(persons, times, cut, offsets, entry_from, entry_to, window, entry_time
                 for step in range(1, steps):
                     scan = found[step]
                     if looked_up[step] != out:
-                        scan = _first_at_least(persons, scan, stop[step], person)
+                        scan = runs_kernel.first_at_least(persons, scan, stop[step], person)
                         looked_up[step] = out
                     while scan < stop[step] and persons[scan] == person and times[scan] < current[step - 1]:
                         scan += 1

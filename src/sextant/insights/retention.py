@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 from pydantic import ConfigDict, Field, model_validator
 from sqlglot import exp
 
-from sextant.insights import retention_kernel
+from sextant.insights import retention_kernel, runs_kernel
 from sextant.insights.buckets import EPOCH, bucket_labels, bucket_of_timestamp, micros, next_start
 from sextant.insights.runner import QueryRunner
 from sextant.insights.scan import OTHER
@@ -59,6 +59,9 @@ class RetentionRunner(QueryRunner):
     kind = "retention"
     spec_model = RetentionSpec
     spec: RetentionSpec
+    # The build's codes of the start and the return event (None: not in the build), when each is one stored
+    # event and the question reads timelines (set by `queries`); their runs of rows are then read side by side.
+    event_runs: list[int | None] | None = None
 
     def _last_period(self) -> int:
         if self.spec.brackets:
@@ -191,12 +194,16 @@ class RetentionRunner(QueryRunner):
         is_start = timeline_scan.events_named(spec.start.event) or exp.true()
         is_return = timeline_scan.events_named(spec.returning.event) or exp.true()
         since = self.dates.start if spec.start_type == "recurring" else EPOCH
+        codes = [timeline_scan.timeline_codes(view, item.event) for item in (spec.start, spec.returning)]
+        if all(len(found) <= 1 for found in codes):
+            self.event_runs = [found[0] if found else None for found in codes]
         ordered = timeline_scan.timeline_select(
             exp.column("person_number", "e").as_("person_number"),
             timeline_scan.timestamp().as_("time"),
             exp.column("day", "e").as_("day"),
             is_start.as_("is_start"),
             is_return.as_("is_return"),
+            exp.cast(exp.column("event_code", "e"), "int").as_("event_code"),
             view=view,
             dates=DateRange(since, return_end, self.context.timezone),
             where=[exp.or_(is_start.copy(), is_return.copy())],
@@ -300,31 +307,32 @@ class RetentionRunner(QueryRunner):
         numbers = pc.cast(table.column("person_number"), pa.int64()).to_numpy(zero_copy_only=False)
         times = pc.cast(table.column("time"), pa.int64()).to_numpy(zero_copy_only=False)
         buckets = _ordinals(pc.cast(table.column("day"), pa.int32()).to_numpy(zero_copy_only=False), spec.interval)
-        is_start = table.column("is_start").to_numpy(zero_copy_only=False).astype(np.bool_)
-        is_return = table.column("is_return").to_numpy(zero_copy_only=False).astype(np.bool_)
-        order = person_order(numbers, times)
-        if order is not None:
-            numbers, times, buckets, is_start, is_return = (
-                values[order] for values in (numbers, times, buckets, is_start, is_return)
-            )
-        change = np.ones(len(numbers), np.bool_)
-        change[1:] = numbers[1:] != numbers[:-1]
         first_day = dt.date.fromisoformat(labels[0]) if labels else self.dates.first_day
-        first_cohort = int(_ordinals(np.array([(first_day - EPOCH.date()).days], np.int32), spec.interval)[0])
-        counts = retention_kernel.count(
-            np.append(np.flatnonzero(change), len(numbers)).astype(np.int64),
-            buckets,
-            times,
-            is_start,
-            is_return,
-            first_time=spec.start_type == "first_time",
-            first_cohort=first_cohort,
-            cohorts=len(labels),
-            range_from=micros(self.dates.start),
-            range_to=micros(self.dates.end),
-            rolling_length=ROLLING_DAYS[spec.interval] * 86_400_000_000 if spec.rolling else 0,
-            columns=self._ranges(),
-        )
+        settings: dict[str, Any] = {
+            "first_time": spec.start_type == "first_time",
+            "first_cohort": int(_ordinals(np.array([(first_day - EPOCH.date()).days], np.int32), spec.interval)[0]),
+            "cohorts": len(labels),
+            "range_from": micros(self.dates.start),
+            "range_to": micros(self.dates.end),
+            "rolling_length": ROLLING_DAYS[spec.interval] * 86_400_000_000 if spec.rolling else 0,
+            "columns": self._ranges(),
+        }
+        runs = None
+        if self.event_runs is not None:
+            runs = runs_kernel.event_runs(table.column("event_code").to_numpy(), self.event_runs)
+        counts = None if runs is None else retention_kernel.count_runs(numbers, buckets, times, runs, **settings)
+        if counts is None:
+            is_start = table.column("is_start").to_numpy(zero_copy_only=False).astype(np.bool_)
+            is_return = table.column("is_return").to_numpy(zero_copy_only=False).astype(np.bool_)
+            order = person_order(numbers, times)
+            if order is not None:
+                numbers, times, buckets, is_start, is_return = (
+                    values[order] for values in (numbers, times, buckets, is_start, is_return)
+                )
+            change = np.ones(len(numbers), np.bool_)
+            change[1:] = numbers[1:] != numbers[:-1]
+            starts = np.append(np.flatnonzero(change), len(numbers)).astype(np.int64)
+            counts = retention_kernel.count(starts, buckets, times, is_start, is_return, **settings)
         cohorts = [{"cohort": label, "actors": int(size)} for label, size in zip(labels, counts.sizes, strict=True)]
         returns = [
             {"cohort": label, **{f"returned_{index}": int(value) for index, value in enumerate(row)}}

@@ -14,6 +14,8 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
+from sextant.insights import runs_kernel
+
 Int64Array = npt.NDArray[np.int64]
 
 
@@ -50,6 +52,36 @@ def count(
     return Counts(sizes, returned)
 
 
+def count_runs(
+    persons: npt.NDArray[np.integer],
+    buckets: Int64Array,
+    times: Int64Array,
+    runs: Int64Array,
+    *,
+    first_time: bool,
+    first_cohort: int,
+    cohorts: int,
+    range_from: int,
+    range_to: int,
+    rolling_length: int,
+    columns: list[tuple[int, int]],
+    ranges: int | None = None,
+) -> Counts | None:
+    """As `count`, from the rows of one start event and one return event as timelines keep them: `runs` holds
+    each one's rows (first, end), sorted by person and time. None when they are not in that order. Persons
+    are shared out among the cores in `ranges` (`runs_kernel.person_ranges`)."""
+    if not runs_kernel.in_person_order(persons, times, runs):
+        return None
+    cut = runs_kernel.person_ranges(persons, runs, ranges)
+    low = np.array([column[0] for column in columns], np.int64)
+    high = np.array([column[1] for column in columns], np.int64)
+    sizes = np.zeros((len(cut) - 1, cohorts), np.int64)
+    returned = np.zeros((len(cut) - 1, cohorts, len(columns)), np.int64)
+    _runs_pass(persons, buckets, times, cut, first_time, first_cohort, range_from, range_to, rolling_length,
+               low, high, sizes, returned)  # fmt: skip
+    return Counts(sizes.sum(axis=0), returned.sum(axis=0))
+
+
 @numba.njit(cache=True, nogil=True)
 def _pass(  # type: ignore[no-untyped-def]
     starts, buckets, times, is_start, is_return, first_time, first_cohort, range_from, range_to,
@@ -63,30 +95,85 @@ def _pass(  # type: ignore[no-untyped-def]
         for row in range(first, last):
             if not is_start[row]:
                 continue
-            if first_time and previous_cohort != -1:
+            cohort = _cohort(buckets[row], times[row], first_time, previous_cohort, first_cohort, range_from, range_to)
+            if cohort == _NO_MORE:
                 break
-            cohort = buckets[row] - first_cohort
-            started = times[row]
-            in_range = range_from <= started < range_to
-            if first_time and not in_range:
-                break  # the first start ever is outside the range: no cohort
-            if not in_range or cohort == previous_cohort:
-                continue  # a cohort starts at its earliest start event
+            if cohort == _NONE:
+                continue
             previous_cohort = cohort
             sizes[cohort] += 1
-            hit[:] = False
-            for later in range(row + 1, last):
-                if not is_return[later] or times[later] <= started:
-                    continue
-                if rolling_length > 0:
-                    period = (times[later] - started) // rolling_length
-                else:
-                    period = buckets[later] - buckets[row]
-                if period > last_period:
+            _count_returns(row + 1, last, is_return, buckets, times, row, cohort, rolling_length, low, high,
+                           last_period, hit, returned)  # fmt: skip
+
+
+@numba.njit(cache=True, parallel=True, nogil=True)
+def _runs_pass(  # type: ignore[no-untyped-def]
+    persons, buckets, times, cut, first_time, first_cohort, range_from, range_to, rolling_length, low, high,
+    sizes, returned,
+):  # fmt: skip
+    """Per range of persons (in parallel, each counting on its own), per person of the start event: their
+    cohorts from the start rows, their returns from the return rows."""
+    last_period = high.max() if high.shape[0] else 0
+    every_row = np.ones(times.shape[0], np.bool_)
+    for chunk in numba.prange(cut.shape[0] - 1):
+        hit = np.zeros(low.shape[0], np.bool_)
+        stop = cut[chunk + 1, 1]
+        returns = cut[chunk, 1]
+        row, last = cut[chunk, 0], cut[chunk + 1, 0]
+        while row < last:
+            person = persons[row]
+            starts_end = runs_kernel.first_at_least(persons, row, last, person + 1)
+            returns = runs_kernel.first_at_least(persons, returns, stop, person)
+            returns_end = runs_kernel.first_at_least(persons, returns, stop, person + 1)
+            previous_cohort = -1
+            for start in range(row, starts_end):
+                cohort = _cohort(buckets[start], times[start], first_time, previous_cohort, first_cohort,
+                                 range_from, range_to)  # fmt: skip
+                if cohort == _NO_MORE:
                     break
-                for column in range(low.shape[0]):
-                    if low[column] <= period <= high[column]:
-                        hit[column] = True
-            for column in range(low.shape[0]):
-                if hit[column]:
-                    returned[cohort, column] += 1
+                if cohort == _NONE:
+                    continue
+                previous_cohort = cohort
+                sizes[chunk, cohort] += 1
+                _count_returns(returns, returns_end, every_row, buckets, times, start, cohort, rolling_length,
+                               low, high, last_period, hit, returned[chunk])  # fmt: skip
+            row = starts_end
+
+
+_NONE = -1  # this start event starts no cohort
+_NO_MORE = -2  # nor does any later one of the person
+
+
+@numba.njit(cache=True, inline="always")
+def _cohort(bucket, started, first_time, previous_cohort, first_cohort, range_from, range_to):  # type: ignore[no-untyped-def]
+    """The cohort a person's start event (in time order) starts, given the cohort of their previous one."""
+    if first_time and previous_cohort != -1:
+        return _NO_MORE
+    in_range = range_from <= started < range_to
+    if first_time and not in_range:
+        return _NO_MORE  # the first start ever is outside the range: no cohort
+    cohort = bucket - first_cohort
+    if not in_range or cohort == previous_cohort:
+        return _NONE  # a cohort starts at its earliest start event
+    return cohort
+
+
+@numba.njit(cache=True, inline="always")
+def _count_returns(  # type: ignore[no-untyped-def]
+    first, end, is_return, buckets, times, start, cohort, rolling_length, low, high, last_period, hit, returned
+):  # fmt: skip
+    """Count, in the cohort's columns, the periods in which the rows [first, end) return after `start`."""
+    started = times[start]
+    hit[:] = False
+    for later in range(first, end):
+        if not is_return[later] or times[later] <= started:
+            continue
+        period = (times[later] - started) // rolling_length if rolling_length > 0 else buckets[later] - buckets[start]
+        if period > last_period:
+            break
+        for column in range(low.shape[0]):
+            if low[column] <= period <= high[column]:
+                hit[column] = True
+    for column in range(low.shape[0]):
+        if hit[column]:
+            returned[cohort, column] += 1

@@ -1,8 +1,9 @@
-"""Putting rows in person and time order by merging the sorted runs they arrive in, compiled with numba.
+"""Reading timelines' sorted runs of rows, compiled with numba: where each event's rows are, whether they
+are in order, ranges of persons to share out among the cores, and merging runs into person and time order.
 
 Timelines keep each event's rows sorted by (person, time), one event after another, so a scan of a few
-events returns a few sorted runs. Merging them costs a pass over the rows, shared out among the cores by
-ranges of persons; sorting them would cost many.
+events returns a few sorted runs. A question can follow its events' runs side by side (funnel_runs,
+retention_kernel), or merge them into each person's sequence: a pass over the rows, not a sort.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ Int64Array = npt.NDArray[np.int64]
 
 # More runs than one per this many rows means the rows are not in runs worth merging: they are sorted instead.
 ROWS_PER_RUN = 8
+# Splitting fewer rows than this among the cores costs more than it saves.
+ROWS_PER_RANGE = 4096
 
 
 def sorted_runs(codes: npt.NDArray[np.integer], times: npt.NDArray[np.integer]) -> Int64Array:
@@ -32,6 +35,76 @@ def merged_order(codes: npt.NDArray[np.integer], times: npt.NDArray[np.integer],
     bounds = np.unique(np.linspace(low, high, chunks + 1).astype(np.int64))
     _merge(codes, times, runs, bounds, order)
     return order
+
+
+def event_runs(event_codes: npt.NDArray[np.integer], wanted: list[int | None]) -> Int64Array | None:
+    """The rows (first, end) of each wanted event code, in rows sorted by event code as timelines give them;
+    None when they are not sorted so. An event the build does not hold (None) has no rows."""
+    if not (event_codes[1:] >= event_codes[:-1]).all():
+        return None
+    runs = np.zeros((len(wanted), 2), np.int64)
+    for index, code in enumerate(wanted):
+        if code is not None:
+            runs[index] = np.searchsorted(event_codes, np.array([code, code + 1], event_codes.dtype))
+    return runs
+
+
+def in_person_order(persons: npt.NDArray[np.integer], times: Int64Array, runs: Int64Array) -> bool:
+    """Whether each run of rows (first, end) is sorted by person, then time."""
+    return bool(_in_person_order(persons, times, runs, numba.get_num_threads() * 4))
+
+
+def person_ranges(persons: npt.NDArray[np.integer], runs: Int64Array, ranges: int | None = None) -> Int64Array:
+    """About `ranges` ranges of the persons of the first run, to be shared out among the cores (by default
+    16 per core, so that uneven ranges even out, but none of fewer than ROWS_PER_RANGE rows): per range
+    boundary and run, the run's first row at or after it. Runs in person order only."""
+    leading = persons[runs[0, 0] : runs[0, 1]]
+    if ranges is None:
+        ranges = max(1, min(numba.get_num_threads() * 16, len(leading) // ROWS_PER_RANGE))
+    low = int(leading[0]) if len(leading) else 0
+    high = int(leading[-1]) + 1 if len(leading) else 1
+    bounds = np.unique(np.linspace(low, high, ranges + 1).astype(np.int64))
+    cut = np.empty((len(bounds), len(runs)), np.int64)
+    for index, (first, end) in enumerate(runs):
+        cut[:, index] = first + np.searchsorted(persons[first:end], bounds)
+    return cut
+
+
+@numba.njit(cache=True, inline="always")
+def first_at_least(persons, row, stop, person):  # type: ignore[no-untyped-def]
+    """The first row from `row` (before `stop`) whose person is at least `person`, in rows sorted by person:
+    a galloping search, so that passing many rows costs little."""
+    if row >= stop:
+        return stop
+    step = 1
+    while row + step < stop and persons[row + step] < person:
+        row += step
+        step *= 2
+    if persons[row] >= person:
+        return row
+    low, high = row + 1, min(row + step, stop)  # persons[row] < person; the answer is in (row, high]
+    while low < high:
+        middle = (low + high) // 2
+        if persons[middle] < person:
+            low = middle + 1
+        else:
+            high = middle
+    return low
+
+
+@numba.njit(cache=True, parallel=True, nogil=True)
+def _in_person_order(persons, times, runs, parts):  # type: ignore[no-untyped-def]
+    """Each run is checked in `parts` equal parts, all at once."""
+    disordered = np.zeros(runs.shape[0] * parts, np.bool_)
+    for task in numba.prange(runs.shape[0] * parts):
+        first, end = runs[task // parts, 0], runs[task // parts, 1]
+        size = (end - first + parts - 1) // parts
+        begin = first + (task % parts) * size
+        for row in range(max(first + 1, begin), min(end, begin + size)):
+            if persons[row] < persons[row - 1] or (persons[row] == persons[row - 1] and times[row] < times[row - 1]):
+                disordered[task] = True
+                break
+    return not disordered.any()
 
 
 @numba.njit(cache=True, nogil=True)

@@ -169,6 +169,13 @@ class EventScan:
 
     # Conditions
 
+    def timeline_codes(self, view: TimelineView, name: str | None) -> list[int]:
+        """The build's codes of the events shown under `name` (None: every event)."""
+        if name is None:
+            return sorted(view.event_codes.values())
+        stored = stored_names(self.context.plan, name)
+        return sorted(view.event_codes[item] for item in stored if item in view.event_codes)
+
     def events_named(self, name: str | None) -> exp.Expr | None:
         """Events shown under `name` (None: every event)."""
         if name is None:

@@ -16,7 +16,7 @@ import numpy.typing as npt
 import pyarrow as pa
 from sqlglot import exp
 
-from sextant.insights import merge_kernel
+from sextant.insights import runs_kernel
 from sextant.warehouse import state, tables, timelines
 from sextant.warehouse.engine import Engine
 
@@ -163,12 +163,12 @@ def _project() -> exp.Placeholder:
 def person_order(codes: npt.NDArray[np.integer], times: npt.NDArray[np.integer]) -> npt.NDArray[np.int64] | None:
     """The order that groups rows by ascending person code and sorts each person's rows by time; None when
     the rows are in it already. Rows read from timelines come as one sorted run per event: they are merged."""
-    runs = merge_kernel.sorted_runs(codes, times)
+    runs = runs_kernel.sorted_runs(codes, times)
     if len(runs) <= 2:
         return None
-    if (len(runs) - 1) * merge_kernel.ROWS_PER_RUN > len(codes):
+    if (len(runs) - 1) * runs_kernel.ROWS_PER_RUN > len(codes):
         return np.lexsort((times, codes))
-    return merge_kernel.merged_order(codes, times, runs)
+    return runs_kernel.merged_order(codes, times, runs)
 
 
 def numbered_below_zero(recent: exp.Select, *columns: str) -> exp.Select:

@@ -250,7 +250,7 @@ TIMELINE_EVENTS = Table(
         Column("event_code", ColumnType.INT64),  # the event's name in timeline_event_names
     ),
     # Each event's rows in person and time order, one event after another: a scan of a few events reads only
-    # their rows, in a few sorted runs that are merged per person (insights/merge_kernel.py) or followed side
+    # their rows, in a few sorted runs that are merged per person (insights/runs_kernel.py) or followed side
     # by side (a funnel's steps).
     sort_key=("project", "build", "event_code", "person_number", "timestamp"),
 )
