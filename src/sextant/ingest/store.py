@@ -120,7 +120,7 @@ class EventStore:
         positions = pa.array(np.arange(batch.num_rows, dtype=np.int64))
         # Events on the tracking plan's deny list are counted (with their warning) and not stored; they are
         # set aside first, so that they never count as duplicates nor hide a stored event's insert_id.
-        denied = tracking_plan.denied_mask(batch.column("warnings")).to_numpy(zero_copy_only=False)
+        denied = tracking_plan.denied_mask(batch.column("warnings"))
         allowed = np.flatnonzero(~denied)
         keys = batch.select(["insert_id", "timestamp", "uuid", "received_at"]).append_column("position", positions)
         allowed_keys = keys.take(allowed) if len(allowed) < batch.num_rows else keys

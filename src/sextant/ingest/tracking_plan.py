@@ -225,7 +225,11 @@ def apply(batch: pa.Table, plan: TrackingPlan, *, every_row: bool = False) -> tu
         {"position": positions, **{name: batch.column(name) for name in ("event", "properties", "warnings")}}
     ).filter(changeable)
     changed = scratch.run(_query(plan, specs), {"batch": rows, "names": table})
-    columns = {name: _replaced(batch.column(name), changeable, changed.column(name)) for name in _CHANGED}
+    # Each column is replaced only where the plan changed it: most changeable rows change one of them.
+    columns = {
+        name: _replaced(batch.column(name), changed.filter(changed.column(f"{name}_changed")), name)
+        for name in _CHANGED
+    }
     events = pa.table(
         [columns.get(name, column) for name, column in zip(batch.column_names, batch.columns, strict=True)],
         schema=batch.schema,
@@ -247,13 +251,15 @@ def apply(batch: pa.Table, plan: TrackingPlan, *, every_row: bool = False) -> tu
     return events.filter(pc.invert(pc.is_in(positions, value_set=refused_positions))), rejected
 
 
-def denied_mask(warnings: pa.ChunkedArray) -> pa.ChunkedArray:
+def denied_mask(warnings: pa.ChunkedArray) -> np.ndarray:
     """Which events carry the deny list's warning (`apply` adds it; the store drops and counts them)."""
-    return scratch.run(
-        f"SELECT COALESCE(list_contains(list_transform(warnings, lambda w: w.kind), '{DENIED}'), false) AS denied "
-        "FROM events",
-        {"events": pa.table({"warnings": warnings})},
-    ).column("denied")
+    lists = warnings.combine_chunks()
+    denied = np.zeros(len(lists), dtype=bool)
+    kinds = pc.struct_field(pc.list_flatten(lists), "kind")
+    if len(kinds):
+        hits = pc.equal(kinds, DENIED).to_numpy(zero_copy_only=False)
+        denied[pc.list_parent_indices(lists).to_numpy()[hits]] = True
+    return denied
 
 
 def denied_reasons(warnings: pa.ChunkedArray) -> pa.Table:
@@ -296,22 +302,26 @@ def _changeable(batch: pa.Table, plan: TrackingPlan, specs: dict[str, EventSpec 
     ).column("changeable")
 
 
-def _replaced(column: pa.ChunkedArray, changeable: pa.ChunkedArray, values: pa.ChunkedArray) -> pa.ChunkedArray:
-    """`column` with its changeable rows replaced by `values` (one per changeable row, in order)."""
-    values = values.cast(column.type)
+def _replaced(column: pa.ChunkedArray, changed: pa.Table, name: str) -> pa.ChunkedArray:
+    """`column` with the rows at `changed`'s positions replaced by its column `name`."""
+    if changed.num_rows == 0:
+        return column
+    values = changed.column(name).cast(column.type)
+    positions = changed.column("position").to_numpy()
     if not pa.types.is_list(column.type):
-        return pc.replace_with_mask(column, changeable.combine_chunks(), values.combine_chunks())
+        mask = np.zeros(len(column), dtype=bool)
+        mask[positions] = True
+        return pc.replace_with_mask(column, pa.array(mask), values.combine_chunks())
     # replace_with_mask has no kernel for lists; the warnings lists are small, so a take is cheap.
     index = np.arange(len(column), dtype=np.int64)
-    positions = np.flatnonzero(changeable.to_numpy(zero_copy_only=False))
     index[positions] = len(column) + np.arange(len(positions), dtype=np.int64)
     return pa.chunked_array([*column.chunks, *values.chunks], column.type).take(index)
 
 
 def _query(plan: TrackingPlan, specs: dict[str, EventSpec | None]) -> str:
     """The plan's SQL over `batch` (position, event, properties, warnings) joined to `names` (the batch's
-    event names with what the plan says of each): per row, its new event, properties and warnings, and
-    why the plan rejects it (NULL when it does not); in position order."""
+    event names with what the plan says of each): per row, its new event, properties and warnings (each with
+    whether it changed), and why the plan rejects it (NULL when it does not); in position order."""
     has_plan = bool(plan.events)
     derived = _derived(plan)
     values, keys, checks = _checks(specs) if has_plan else ("NULL", "NULL", [])
@@ -339,7 +349,9 @@ def _query(plan: TrackingPlan, specs: dict[str, EventSpec | None]) -> str:
                 NULLIF({problems}, '') AS problems
             FROM (SELECT *, {values} AS planned_values, {keys} AS property_keys FROM renamed)
         )
-        SELECT checked.position, stored AS event, COALESCE(enriched_props, properties) AS properties,
+        SELECT checked.position, stored AS event, stored <> checked.event AS event_changed,
+            COALESCE(enriched_props, properties) AS properties, enriched_props IS NOT NULL AS properties_changed,
+            denied OR inactive OR unplanned IS NOT NULL OR problems IS NOT NULL AS warnings_changed,
             CASE WHEN NOT (denied OR inactive OR unplanned IS NOT NULL OR problems IS NOT NULL) THEN warnings
             ELSE list_concat(warnings, list_filter([
                 CASE WHEN denied THEN {{'kind': '{DENIED}', 'field': 'event',
