@@ -14,10 +14,12 @@ from sextant.ingest.store import EventStore, WriteResult
 from sextant.workspace import Workspace
 
 # Every engine: the two in process, and a ClickHouse server over HTTP (tests/clickhouse_http.py, a chDB-backed
-# stand-in that speaks ClickHouse's HTTP wire format). The warehouse, ingest and insight suites run on all of them.
+# stand-in that speaks ClickHouse's HTTP wire format). The warehouse and insight suites, and the ingest tests that
+# write to the warehouse, run on all of them.
 ENGINES = ["duckdb", "chdb", "clickhouse"]
 # What `engine_name` (and so `workspace`) gives by default. The big suites (web, browser, auth, content) run on
-# these; tests/warehouse and tests/ingest extend `engine_name` to ENGINES in their conftest.py.
+# these; tests/warehouse/conftest.py extends `engine_name` to ENGINES, tests/ingest/conftest.py does for the
+# store, importer and writer tests.
 IN_PROCESS_ENGINES = ["duckdb", "chdb"]
 T0 = dt.datetime(2024, 5, 6, 9, 0, tzinfo=dt.UTC)  # a Monday
 
