@@ -335,3 +335,30 @@ def test_ndjson_lines_are_checked_one_by_one_with_the_api_rules(tmp_path: Path) 
         ],
     ]
     assert len({row["uuid"] for row in rows}) == len(rows)
+
+
+def test_the_import_command_caps_the_warehouse_memory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a cap DuckDB caches every block it writes, and an import's memory grows with the warehouse."""
+    from typer.testing import CliRunner
+
+    from sextant.cli import app
+    from sextant.cli.import_command import IMPORT_WAREHOUSE_MEMORY_BYTES
+    from sextant.warehouse.duckdb_engine import DuckDBEngine
+
+    settings = []
+    limit_memory = DuckDBEngine.limit_memory
+
+    def recorded(engine: DuckDBEngine, limit_bytes: int) -> None:
+        limit_memory(engine, limit_bytes)
+        settings.append(engine.execute("SELECT current_setting('memory_limit') AS limit").column(0)[0].as_py())
+
+    monkeypatch.setattr(DuckDBEngine, "limit_memory", recorded)
+    project = tmp_path / "shop"
+    runner = CliRunner()
+    assert runner.invoke(app, ["init", str(project)]).exit_code == 0
+    path = tmp_path / "events.ndjson"
+    path.write_text("\n".join(journeys_for({"ada": [("Search", T0)]})) + "\n")
+    result = runner.invoke(app, ["import", str(path), "-p", str(project)])
+    assert result.exit_code == 0, result.output
+    assert IMPORT_WAREHOUSE_MEMORY_BYTES <= 2**30
+    assert settings == [f"{IMPORT_WAREHOUSE_MEMORY_BYTES / 2**20:.1f} MiB"]

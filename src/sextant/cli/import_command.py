@@ -20,6 +20,9 @@ from sextant.server import running_server
 from sextant.warehouse import timelines
 from sextant.workspace import Workspace
 
+# The warehouse's share of an import's memory; the chunks being read and written take about as much again.
+IMPORT_WAREHOUSE_MEMORY_BYTES = 512 * 2**20
+
 
 def parse_mapping(pairs: list[str]) -> dict[str, str]:
     mapping = {}
@@ -58,6 +61,9 @@ def import_(
         destination = ServerDestination(server)
     else:
         workspace = Workspace.open(loaded.directory)
+        # Without a limit, DuckDB keeps every block the import writes or reads in memory, so the import's
+        # memory grew with the warehouse (docs/performance.md).
+        workspace.warehouse.limit_memory(IMPORT_WAREHOUSE_MEMORY_BYTES)
         destination = WarehouseDestination(EventStore(loaded, workspace.warehouse))
     try:
         summary = run_import(files, loaded, destination, file_format, preset, columns)

@@ -85,6 +85,11 @@ class DuckDBEngine(Engine):
             # Caches keyed on the generation while the transaction ran saw none of its writes.
             self._advance_generation()
 
+    def limit_memory(self, limit_bytes: int) -> None:
+        # Past the limit DuckDB evicts cached blocks and spills query work to disk instead of growing.
+        with self._lock:
+            self.connection.execute(f"SET memory_limit = '{int(limit_bytes)}B'")
+
     def column_type(self, column: Column) -> exp.DataType:
         return exp.DataType.build(_TYPES[column.type], dialect=self.dialect)
 

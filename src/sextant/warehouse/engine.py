@@ -91,6 +91,10 @@ class Engine(ABC):
     def table_properties(self, table: Table) -> list[exp.Expr]:
         """Engine-specific properties of a CREATE TABLE (storage engine, ordering, partitioning)."""
 
+    def limit_memory(self, limit_bytes: int) -> None:  # noqa: B027 - doing nothing is the right default
+        """Cap the memory this process gives the warehouse (its cache of stored data and its query work).
+        Engines whose memory is not this process's to cap (a ClickHouse server, chDB's own pools) ignore it."""
+
     @abstractmethod
     def cursor(self) -> Engine:
         """Another handle on the same warehouse, for use on another thread."""
