@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from sextant.cli.import_command import run_import
+from sextant.ingest import importer
 from sextant.ingest.destinations import Destination, ServerDestination, WarehouseDestination
 from sextant.ingest.importer import FileFormat, ImportSummary, Preset, count_rows, detect_format, read_chunks
 from sextant.ingest.store import EventStore
@@ -362,3 +363,23 @@ def test_the_import_command_caps_the_warehouse_memory(tmp_path: Path, monkeypatc
     assert result.exit_code == 0, result.output
     assert IMPORT_WAREHOUSE_MEMORY_BYTES <= 2**30
     assert settings == [f"{IMPORT_WAREHOUSE_MEMORY_BYTES / 2**20:.1f} MiB"]
+
+
+@pytest.mark.parametrize("suffix", ["ndjson", "csv", "parquet"])
+def test_chunks_hold_whole_numbers_of_chunk_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str) -> None:
+    """A write of whole DuckDB row groups spares the checkpoints a rewrite of small ones (importer.CHUNK_ROWS)."""
+    # DuckDB's text readers hand out batches that end where their ~8 MB read buffers end.
+    monkeypatch.setattr(importer, "CHUNK_ROWS", 3000)
+    rows = [
+        {"event": "Search", "distinct_id": f"u{number}", "timestamp": T0.isoformat(), "note": "x" * 600}
+        for number in range(20_000)
+    ]
+    path = tmp_path / f"events.{suffix}"
+    if suffix == "ndjson":
+        path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    elif suffix == "csv":
+        path.write_text(",".join(rows[0]) + "\n" + "".join(",".join(row.values()) + "\n" for row in rows))
+    else:
+        pq.write_table(pa.Table.from_pylist(rows), path)
+    chunks = read_chunks(path, detect_format(path, None), ProjectConfig(name="chunks"))
+    assert [chunk.rows_read for chunk in chunks] == [3000] * 6 + [2000]

@@ -230,18 +230,18 @@ def _typed_tables(path: Path, file_format: FileFormat) -> Iterator[pa.Table]:
 
 
 def _stream(relation: str) -> Iterator[pa.Table]:
-    """Chunks of about CHUNK_ROWS rows, each made of the smaller batches DuckDB's readers hand out: they are
-    not copied into one, and DuckDB scans them in parallel when it normalizes the chunk."""
+    """Chunks of CHUNK_ROWS rows (the last one fewer), each made of the smaller batches DuckDB's readers hand
+    out: they are sliced, not copied into one, and DuckDB scans them in parallel when it normalizes the chunk."""
     reader = scratch.open_connection()
-    pending: list[pa.RecordBatch] = []
+    pending = pa.table({})
     try:
         for batch in reader.sql(f"SELECT * FROM {relation}").to_arrow_reader(CHUNK_ROWS):
-            pending.append(batch)
-            if sum(part.num_rows for part in pending) >= CHUNK_ROWS:
-                yield pa.Table.from_batches(pending)
-                pending = []
-        if pending:
-            yield pa.Table.from_batches(pending)
+            pending = pa.Table.from_batches([*pending.to_batches(), batch])
+            while pending.num_rows >= CHUNK_ROWS:
+                yield pending.slice(0, CHUNK_ROWS)
+                pending = pending.slice(CHUNK_ROWS)
+        if pending.num_rows:
+            yield pending
     except duckdb.Error as error:
         raise IngestError(f"cannot read the file: {error}") from None
     finally:
