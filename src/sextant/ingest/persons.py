@@ -161,24 +161,28 @@ def resolve(batch: pa.Table, engine: Engine, project: str, now: dt.datetime) -> 
         identity.move_absorbed()
     ids = ids.append_column("person_id", identity.persons_of(ids.column("distinct_id").to_pylist()))
     current = identity.merge_properties(current)
-    person_of_row = ids.column("person_id").take(pc.index_in(batch.column("distinct_id"), ids.column("distinct_id")))
-    updated = pc.is_valid(batch.column("person_updates"))
+    # Persons are numbered through the batch's distinct ids (fewer than its rows): `persons[codes[row]]` is
+    # the person of each row.
+    encoded = pc.dictionary_encode(ids.column("person_id")).combine_chunks()
+    persons = encoded.dictionary
+    codes = encoded.indices.to_numpy()[pc.index_in(batch.column("distinct_id"), ids.column("distinct_id")).to_numpy()]
+    updated = pc.is_valid(batch.column("person_updates")).to_numpy(zero_copy_only=False)
     sequence = _event_order(batch.column("timestamp"))
     ordered = pa.table(
         {
-            "person_id": person_of_row.filter(updated),
-            "seq": pa.array(sequence).filter(updated),
-            "person_updates": batch.column("person_updates").filter(updated),
+            "person_id": persons.take(pa.array(codes[updated])),
+            "seq": pa.array(sequence[updated]),
+            "person_updates": batch.column("person_updates").filter(pa.array(updated)),
         }
     )
     states = _property_states(ordered, current)
-    snapshots = _snapshots(person_of_row, sequence, current, states)
+    snapshots = _snapshots(persons, codes, sequence, current, states)
     distinct_ids = scratch.run(
         "SELECT $project AS project, distinct_id, person_id, version, $now AS updated_at FROM changes",
         {"changes": identity.changed_rows()},
         {"project": project, "now": now},
     )
-    persons = scratch.run(
+    person_rows = scratch.run(
         """
         WITH batch_persons AS (
             SELECT person_id, min(first_seen) AS first_seen, bool_or(identified) AS identified
@@ -208,7 +212,7 @@ def resolve(batch: pa.Table, engine: Engine, project: str, now: dt.datetime) -> 
         },
         {"project": project},
     )
-    return PersonWrites(snapshots, distinct_ids, persons, warnings)
+    return PersonWrites(snapshots, distinct_ids, person_rows, warnings)
 
 
 def _event_order(timestamps: pa.ChunkedArray) -> np.ndarray:
@@ -220,12 +224,11 @@ def _event_order(timestamps: pa.ChunkedArray) -> np.ndarray:
 
 
 def _snapshots(
-    person_of_row: pa.ChunkedArray, sequence: np.ndarray, current: pa.Table, states: pa.Table
+    persons: pa.Array, codes: np.ndarray, sequence: np.ndarray, current: pa.Table, states: pa.Table
 ) -> pa.DictionaryArray:
-    """Each row's person properties as of its event: the person's latest state at or before it in event
-    order, else the person's properties before the batch, else {}. The texts are shared, not repeated."""
-    encoded = pc.dictionary_encode(person_of_row).combine_chunks()
-    persons, codes = encoded.dictionary, encoded.indices.to_numpy()
+    """Each row's person properties as of its event (its person is `persons[codes[row]]`): the person's
+    latest state at or before it in event order, else the person's properties before the batch, else {}.
+    The texts are shared, not repeated."""
     before = current.column("properties").take(pc.index_in(persons, current.column("person_id")))
     texts = pa.concat_arrays(
         [pc.fill_null(before, "{}").combine_chunks(), states.column("properties").combine_chunks()]
@@ -352,7 +355,13 @@ class _Identity:
         and mark those persons as changed."""
         if not self.absorbed:  # the usual batch: no merges, and no person goes through Python
             return current.append_column("changed", pa.array(np.zeros(current.num_rows, dtype=bool)))
-        rows = {row["person_id"]: row for row in current.to_pylist()}
+        # Only the persons of the merges go through Python; the others are passed on as they are.
+        involved = pc.is_in(
+            current.column("person_id"), pa.array([*self.absorbed, *self.absorbed.values()], pa.string())
+        )
+        untouched = current.filter(pc.invert(involved))
+        untouched = untouched.append_column("changed", pa.array(np.zeros(untouched.num_rows, dtype=bool)))
+        rows = {row["person_id"]: row for row in current.filter(involved).to_pylist()}
         changed = set()
         for merged, into in self.absorbed.items():
             source = orjson.loads(rows[merged]["properties"]) if merged in rows else {}
@@ -378,7 +387,8 @@ class _Identity:
                     target_row["created_at"] = rows[merged]["created_at"]
             changed.add(into)
         table = pa.Table.from_pylist(list(rows.values()), schema=_CURRENT_SCHEMA)
-        return table.append_column("changed", pa.array([row in changed for row in rows], pa.bool_()))
+        merged = table.append_column("changed", pa.array([row in changed for row in rows], pa.bool_()))
+        return pa.concat_tables([untouched, merged])
 
 
 def _mapping(engine: Engine, project: str, key: str, keys: pa.Table) -> pa.Table:
