@@ -102,6 +102,11 @@ def either_project(request: pytest.FixtureRequest, shared_workspace: Workspace) 
     return InsightProject(shared_workspace, timelines=request.param == "timelines")
 
 
+def reads_timelines(run: QueryResult) -> bool:
+    """Whether a query read person timelines (its SQL shows which tables it read)."""
+    return any("timeline_events" in sql for sql in run.sql.values())
+
+
 def approximately(value: Any) -> Any:
     """`value` with every float replaced by pytest.approx, for comparing whole results."""
     if isinstance(value, float):

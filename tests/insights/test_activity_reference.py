@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sextant.workspace import Workspace
-from tests.insights.conftest import InsightProject
+from tests.insights.conftest import InsightProject, reads_timelines
 
 BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
 FIRST = dt.date(2024, 3, 1)  # Berlin moves to summer time on 31 March
@@ -179,7 +179,7 @@ def test_weekly_retention_matches_a_brute_force_count(
         "periods": 4,
     }
     run = project.run(spec, now=NOW)
-    assert ("timeline_events" in run.sql.get("timeline", "")) == (timelines != "none")
+    assert reads_timelines(run) == (timelines != "none")
     result = run.result
 
     def monday(day: dt.date) -> dt.date:

@@ -20,12 +20,12 @@ import pyarrow.compute as pc
 from pydantic import Field, model_validator
 from sqlglot import exp
 
-from sextant.insights import funnel_kernel, funnel_runs, runs_kernel
+from sextant.insights import funnel_kernel, funnel_runs
 from sextant.insights.buckets import EPOCH, bucket_labels, label, micros, start_of
 from sextant.insights.runner import QueryRunner
 from sextant.insights.scan import NONE, OTHER, EventScan
 from sextant.insights.spec import DateRange, EventSelector, InsightSpec, StrictModel
-from sextant.insights.timeline import TimelineView, person_order
+from sextant.insights.timeline import TimelineView, concatenated, person_order
 
 MAX_STEPS = 30
 OTHER_CODE = -2
@@ -97,6 +97,8 @@ class FunnelRunner(QueryRunner):
     spec: FunnelSpec
     # Per event code of the timeline build, the step and exclusion masks (set by `queries` when it reads them).
     code_masks: dict[str, npt.NDArray[np.int64]]
+    # Whether each step's timeline rows are read on their own (`step_{k}`); set by `queries`.
+    reads_step_runs = False
 
     def queries(self) -> dict[str, exp.Expr]:
         scan = self.scan()
@@ -121,16 +123,32 @@ class FunnelRunner(QueryRunner):
             self.code_masks = {"steps": _code_masks(view, scan, spec.steps)}
             if spec.exclusions:
                 self.code_masks["exclusions"] = _code_masks(view, scan, spec.exclusions)
-            ordered = scan.timeline_select(
-                exp.column("person_number", "e").as_("actor_number"),
-                scan.timestamp().as_("time"),
-                exp.cast(exp.column("event_code", "e"), "int").as_("event_code"),  # half the bytes to carry
-                view=view,
-                dates=dates,
-                where=[relevant],
-            )
+            self.reads_step_runs = self._follows_step_runs(view, scan)
+            built: dict[str, exp.Expr]
+            if self.reads_step_runs:  # each step's rows on their own, for `funnel_runs`
+                built = {
+                    f"step_{index}": scan.timeline_select(
+                        exp.column("person_number", "e").as_("actor_number"),
+                        scan.timestamp().as_("time"),
+                        view=view,
+                        dates=self.dates if index == 0 else dates,
+                        where=[scan.events_named(spec.steps[index].event)],
+                    )
+                    for index in range(len(spec.steps))
+                }
+            else:
+                built = {
+                    "events": scan.timeline_select(
+                        exp.column("person_number", "e").as_("actor_number"),
+                        scan.timestamp().as_("time"),
+                        exp.column("event_code", "e").as_("event_code"),
+                        view=view,
+                        dates=dates,
+                        where=[relevant],
+                    )
+                }
             if view.fresh:
-                return {"events": ordered}
+                return built
             recent = scan.select(
                 exp.cast(exp.null(), "bigint").as_("actor_number"),
                 scan.person().as_("unmapped"),
@@ -139,7 +157,7 @@ class FunnelRunner(QueryRunner):
                 dates=dates,
                 where=[relevant.copy() if relevant else None, scan.recent_condition(view)],
             )
-            return {"events": ordered, "recent": recent}
+            return {**built, "recent": recent}
         if spec.count_by == "persons":
             number = scan.person_number()
             columns = [
@@ -167,6 +185,17 @@ class FunnelRunner(QueryRunner):
         # Sorting persons' numbers in the warehouse is cheaper than in Python; texts are sorted in Python.
         return {"events": query.order_by(*order) if order else query}
 
+    def _follows_step_runs(self, view: TimelineView, scan: EventScan) -> bool:
+        """Whether a plain ordered funnel can follow its steps' runs of timeline rows side by side
+        (`funnel_runs`): each step is one stored event (or none the build holds), different from every other
+        step's, and each person counts once."""
+        spec = self.spec
+        if spec.count != "uniques" or spec.order != "ordered" or spec.exclusions:
+            return False
+        codes = [scan.timeline_codes(view, step.event) for step in spec.steps]
+        held = [code for found in codes for code in found]
+        return all(len(found) <= 1 for found in codes) and len(set(held)) == len(held)
+
     def _reads_timeline(self) -> bool:
         """Whether person timelines hold all this funnel reads: event names and times of persons."""
         spec = self.spec
@@ -183,7 +212,9 @@ class FunnelRunner(QueryRunner):
         spec = self.spec
         # Persons are listed by their best attempt, whatever `count` says.
         uniques = spec.count == "uniques" or spec.persons is not None
-        if "event_code" in results["events"].column_names:  # read from timelines (see queries)
+        if self.reads_step_runs:  # each step's timeline rows on their own (see queries)
+            counted = self._lanes_counted(results)
+        elif "event_code" in results["events"].column_names:  # read from timelines (see queries)
             counted = self._timeline_counted(results, uniques=uniques)
         else:
             counted = self._counted(results["events"], uniques=uniques)
@@ -227,19 +258,34 @@ class FunnelRunner(QueryRunner):
                 output.append(row)
         return output
 
+    def _lanes_counted(self, results: dict[str, pa.Table]) -> Counted:
+        """The counted attempts of the timeline build's persons, from each step's rows read on their own
+        (`step_{k}`), and of the persons read from the events since the build (`recent`)."""
+        lanes = [results[f"step_{index}"] for index in range(len(self.spec.steps))]
+        persons = concatenated(lanes, "actor_number")
+        times = concatenated(lanes, "time")
+        sizes = np.array([lane.num_rows for lane in lanes], np.int64)
+        ends = np.cumsum(sizes)
+        window = self.spec.window.seconds * 1_000_000
+        entry_from, entry_to = micros(self.dates.start), micros(self.dates.end)
+        found = funnel_runs.best_attempts(
+            persons, times, np.stack([ends - sizes, ends], 1), entry_from, entry_to, window
+        )
+        if found is None:  # the warehouse gave a step's rows out of person order: sort them all
+            masks = np.repeat(np.left_shift(1, np.arange(len(lanes), dtype=np.int64)), sizes)
+            table = pa.table({"actor_number": persons, "time": times, "steps": masks})
+            parts = [self._counted(table, uniques=True)]
+        else:
+            parts = [Counted.plain(found.reached, found.entry_time, found.times)]
+        if "recent" in results:
+            parts.append(self._counted(results["recent"], uniques=True))
+        return Counted.joined(parts)
+
     def _timeline_counted(self, results: dict[str, pa.Table], *, uniques: bool) -> Counted:
         """The counted attempts of the timeline build's persons (their rows carry event codes) and of the
         persons read from the events since the build (`recent`)."""
-        spec = self.spec
         table = results["events"]
         codes = table.column("event_code").to_numpy()
-        if uniques and spec.order == "ordered" and not spec.exclusions:
-            found = self._best_by_step_runs(table, codes)
-            if found is not None:
-                parts = [Counted.plain(found.reached, found.entry_time, found.times)]
-                if "recent" in results:
-                    parts.append(self._counted(results["recent"], uniques=True))
-                return Counted.joined(parts)
         table = table.drop_columns("event_code")
         for name, masks in self.code_masks.items():
             table = table.append_column(name, pa.array(masks[codes]))
@@ -249,28 +295,6 @@ class FunnelRunner(QueryRunner):
             schema = pa.schema([field.with_nullable(True) for field in recent.schema])
             table = pa.concat_tables([table.select(schema.names).cast(schema), recent.cast(schema)])
         return self._counted(table, uniques=uniques)
-
-    def _best_by_step_runs(self, table: pa.Table, codes: npt.NDArray[np.int32]) -> funnel_runs.Reached | None:
-        """Each person's best attempt read off the steps' runs of rows (`funnel_runs`), when every step is one
-        event of its own and the rows come as the build keeps them; None otherwise."""
-        masks = self.code_masks["steps"]
-        step_codes: list[int | None] = []
-        for step in range(len(self.spec.steps)):
-            matching = np.flatnonzero(masks & (1 << step)).tolist()
-            if len(matching) > 1 or (matching and matching[0] in step_codes):
-                return None
-            step_codes.append(matching[0] if matching else None)
-        runs = runs_kernel.event_runs(codes, step_codes)
-        if runs is None:
-            return None
-        return funnel_runs.best_attempts(
-            table.column("actor_number").to_numpy(),
-            _int64(table.column("time")),
-            runs,
-            micros(self.dates.start),
-            micros(self.dates.end),
-            self.spec.window.seconds * 1_000_000,
-        )
 
     def _counted(self, table: pa.Table, *, uniques: bool) -> Counted:
         """The attempts that count: each actor's best (uniques) or every one not excluded (totals)."""

@@ -20,16 +20,15 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
-import pyarrow.compute as pc
 from pydantic import ConfigDict, Field, model_validator
 from sqlglot import exp
 
-from sextant.insights import retention_kernel, runs_kernel
+from sextant.insights import retention_kernel
 from sextant.insights.buckets import EPOCH, bucket_labels, bucket_of_timestamp, micros, next_start
 from sextant.insights.runner import QueryRunner
 from sextant.insights.scan import OTHER
 from sextant.insights.spec import DateRange, EventSelector, InsightSpec
-from sextant.insights.timeline import person_order
+from sextant.insights.timeline import concatenated, person_order
 
 ROLLING_DAYS = {"day": 1, "week": 7, "month": 30}
 
@@ -59,9 +58,6 @@ class RetentionRunner(QueryRunner):
     kind = "retention"
     spec_model = RetentionSpec
     spec: RetentionSpec
-    # The build's codes of the start and the return event (None: not in the build), when each is one stored
-    # event and the question reads timelines (set by `queries`); their runs of rows are then read side by side.
-    event_runs: list[int | None] | None = None
 
     def _last_period(self) -> int:
         if self.spec.brackets:
@@ -194,21 +190,37 @@ class RetentionRunner(QueryRunner):
         is_start = timeline_scan.events_named(spec.start.event) or exp.true()
         is_return = timeline_scan.events_named(spec.returning.event) or exp.true()
         since = self.dates.start if spec.start_type == "recurring" else EPOCH
-        codes = [timeline_scan.timeline_codes(view, item.event) for item in (spec.start, spec.returning)]
-        if all(len(found) <= 1 for found in codes):
-            self.event_runs = [found[0] if found else None for found in codes]
-        ordered = timeline_scan.timeline_select(
+        dates = DateRange(since, return_end, self.context.timezone)
+        columns = [
             exp.column("person_number", "e").as_("person_number"),
             timeline_scan.timestamp().as_("time"),
             exp.column("day", "e").as_("day"),
-            is_start.as_("is_start"),
-            is_return.as_("is_return"),
-            exp.cast(exp.column("event_code", "e"), "int").as_("event_code"),
-            view=view,
-            dates=DateRange(since, return_end, self.context.timezone),
-            where=[exp.or_(is_start.copy(), is_return.copy())],
-        )
-        return {"timeline": ordered} if view.fresh else {"timeline": ordered, **queries}
+        ]
+        codes = [timeline_scan.timeline_codes(view, item.event) for item in (spec.start, spec.returning)]
+        built: dict[str, exp.Expr]
+        if all(len(found) <= 1 for found in codes):
+            # One stored event each: their rows are read on their own and followed side by side.
+            built = {
+                "timeline_starts": timeline_scan.timeline_select(*columns, view=view, dates=dates, where=[is_start])
+            }
+            if codes[0] != codes[1]:
+                # Returns count only after a start in the range.
+                returns_dates = DateRange(self.dates.start, return_end, self.context.timezone)
+                built["timeline_returns"] = timeline_scan.timeline_select(
+                    *(column.copy() for column in columns), view=view, dates=returns_dates, where=[is_return]
+                )
+        else:
+            built = {
+                "timeline": timeline_scan.timeline_select(
+                    *columns,
+                    is_start.as_("is_start"),
+                    is_return.as_("is_return"),
+                    view=view,
+                    dates=dates,
+                    where=[exp.or_(is_start.copy(), is_return.copy())],
+                )
+            }
+        return built if view.fresh else {**built, **queries}
 
     def _reads_timeline(self) -> bool:
         """Whether person timelines hold all this question reads: event names and times of persons, in
@@ -249,8 +261,8 @@ class RetentionRunner(QueryRunner):
         columns = self._columns()
         cohort_rows = results["cohorts"].to_pylist() if "cohorts" in results else []
         return_rows = results["returns"].to_pylist() if "returns" in results else []
-        if "timeline" in results:
-            counted_cohorts, counted_returns = self._timeline_counts(results["timeline"], labels, columns)
+        if "timeline" in results or "timeline_starts" in results:
+            counted_cohorts, counted_returns = self._timeline_counts(results, labels)
             cohort_rows += counted_cohorts
             return_rows += counted_returns
         sizes: dict[tuple[str, str | None], int] = defaultdict(int)
@@ -300,13 +312,12 @@ class RetentionRunner(QueryRunner):
         }
 
     def _timeline_counts(
-        self, table: pa.Table, labels: list[str], columns: list[tuple[int, int]]
+        self, results: dict[str, pa.Table], labels: list[str]
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """Rows like the `cohorts` and `returns` queries' from the build's persons' ordered events."""
+        """Rows like the `cohorts` and `returns` queries' from the build's persons' ordered events: the start
+        and return events' rows read on their own (`timeline_starts`, and `timeline_returns` unless they are
+        one event), or together with whether each row is a start and a return (`timeline`)."""
         spec = self.spec
-        numbers = pc.cast(table.column("person_number"), pa.int64()).to_numpy(zero_copy_only=False)
-        times = pc.cast(table.column("time"), pa.int64()).to_numpy(zero_copy_only=False)
-        buckets = _ordinals(pc.cast(table.column("day"), pa.int32()).to_numpy(zero_copy_only=False), spec.interval)
         first_day = dt.date.fromisoformat(labels[0]) if labels else self.dates.first_day
         settings: dict[str, Any] = {
             "first_time": spec.start_type == "first_time",
@@ -317,22 +328,31 @@ class RetentionRunner(QueryRunner):
             "rolling_length": ROLLING_DAYS[spec.interval] * 86_400_000_000 if spec.rolling else 0,
             "columns": self._ranges(),
         }
-        runs = None
-        if self.event_runs is not None:
-            runs = runs_kernel.event_runs(table.column("event_code").to_numpy(), self.event_runs)
-        counts = None if runs is None else retention_kernel.count_runs(numbers, buckets, times, runs, **settings)
-        if counts is None:
-            is_start = table.column("is_start").to_numpy(zero_copy_only=False).astype(np.bool_)
-            is_return = table.column("is_return").to_numpy(zero_copy_only=False).astype(np.bool_)
+        lanes = [results[name] for name in ("timeline_starts", "timeline_returns") if name in results]
+        read = lanes or [results["timeline"]]
+        numbers = concatenated(read, "person_number")
+        times = concatenated(read, "time")
+        buckets = _ordinals(concatenated(read, "day"), spec.interval)
+        counts = None
+        starts = lanes[0].num_rows if lanes else 0
+        if lanes:
+            runs = np.array([[0, starts], [starts, len(numbers)] if len(lanes) == 2 else [0, starts]], np.int64)
+            counts = retention_kernel.count_runs(numbers, buckets, times, runs, **settings)
+        if counts is None:  # each person's rows merged in time order
+            if lanes:
+                is_start = np.arange(len(numbers)) < starts
+                is_return = ~is_start if len(lanes) == 2 else is_start
+            else:
+                is_start = read[0].column("is_start").to_numpy(zero_copy_only=False).astype(np.bool_)
+                is_return = read[0].column("is_return").to_numpy(zero_copy_only=False).astype(np.bool_)
             order = person_order(numbers, times)
             if order is not None:
-                numbers, times, buckets, is_start, is_return = (
-                    values[order] for values in (numbers, times, buckets, is_start, is_return)
-                )
+                numbers, times, buckets = numbers[order], times[order], buckets[order]
+                is_start, is_return = is_start[order], is_return[order]
             change = np.ones(len(numbers), np.bool_)
             change[1:] = numbers[1:] != numbers[:-1]
-            starts = np.append(np.flatnonzero(change), len(numbers)).astype(np.int64)
-            counts = retention_kernel.count(starts, buckets, times, is_start, is_return, **settings)
+            starts_of = np.append(np.flatnonzero(change), len(numbers)).astype(np.int64)
+            counts = retention_kernel.count(starts_of, buckets, times, is_start, is_return, **settings)
         cohorts = [{"cohort": label, "actors": int(size)} for label, size in zip(labels, counts.sizes, strict=True)]
         returns = [
             {"cohort": label, **{f"returned_{index}": int(value) for index, value in enumerate(row)}}

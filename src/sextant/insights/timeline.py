@@ -9,7 +9,9 @@ The build's rows of every such person are left out, so each person's events are 
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -158,6 +160,15 @@ def _distinct_ids(table: tables.Table, condition: exp.Expr) -> exp.Select:
 
 def _project() -> exp.Placeholder:
     return exp.Placeholder(this="project")
+
+
+def concatenated(tables: Sequence[pa.Table], column: str) -> npt.NDArray[Any]:
+    """A column of several tables as one array, copied once (timestamps as int64 microseconds)."""
+    chunks = [chunk for table in tables for chunk in table.column(column).chunks]
+    if not chunks:
+        return np.zeros(0, np.int64)
+    values = np.concatenate([chunk.to_numpy(zero_copy_only=False) for chunk in chunks])
+    return values.view(np.int64) if values.dtype.kind == "M" else values
 
 
 def person_order(codes: npt.NDArray[np.integer], times: npt.NDArray[np.integer]) -> npt.NDArray[np.int64] | None:

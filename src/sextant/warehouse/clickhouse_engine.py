@@ -27,6 +27,7 @@ _TYPES = {
     ColumnType.UUID: "UUID",
     ColumnType.TIMESTAMP: "DateTime64(6, 'UTC')",
     ColumnType.DATE: "Date32",
+    ColumnType.INT32: "Int32",
     ColumnType.INT64: "Int64",
     ColumnType.FLOAT64: "Float64",
     ColumnType.BOOLEAN: "Bool",

@@ -20,6 +20,7 @@ _TYPES = {
     ColumnType.UUID: "UUID",
     ColumnType.TIMESTAMP: "TIMESTAMPTZ",
     ColumnType.DATE: "DATE",
+    ColumnType.INT32: "INTEGER",
     ColumnType.INT64: "BIGINT",
     ColumnType.FLOAT64: "DOUBLE",
     ColumnType.BOOLEAN: "BOOLEAN",

@@ -13,6 +13,7 @@ ARROW_TYPES = {
     ColumnType.UUID: pa.string(),  # read as text, so that every engine gives the same values
     ColumnType.TIMESTAMP: pa.timestamp("us", tz="UTC"),
     ColumnType.DATE: pa.date32(),
+    ColumnType.INT32: pa.int32(),
     ColumnType.INT64: pa.int64(),
     ColumnType.FLOAT64: pa.float64(),
     ColumnType.BOOLEAN: pa.bool_(),

@@ -17,6 +17,7 @@ class ColumnType(enum.Enum):
     UUID = "uuid"
     TIMESTAMP = "timestamp"  # an instant, microsecond precision, stored in UTC
     DATE = "date"
+    INT32 = "int32"  # small numbers that scans read by the million (person numbers and event codes of timelines)
     INT64 = "int64"
     FLOAT64 = "float64"
     BOOLEAN = "boolean"
@@ -244,10 +245,10 @@ TIMELINE_EVENTS = Table(
     (
         Column("project", ColumnType.STRING),
         Column("build", ColumnType.INT64),
-        Column("person_number", ColumnType.INT64),
+        Column("person_number", ColumnType.INT32),
         Column("timestamp", ColumnType.TIMESTAMP),
         Column("day", ColumnType.DATE),  # in the project's timezone at the build
-        Column("event_code", ColumnType.INT64),  # the event's name in timeline_event_names
+        Column("event_code", ColumnType.INT32),  # the event's name in timeline_event_names
     ),
     # Each event's rows in person and time order, one event after another: a scan of a few events reads only
     # their rows, in a few sorted runs that are merged per person (insights/runs_kernel.py) or followed side
@@ -261,7 +262,7 @@ TIMELINE_EVENT_NAMES = Table(
     (
         Column("project", ColumnType.STRING),
         Column("build", ColumnType.INT64),
-        Column("event_code", ColumnType.INT64),
+        Column("event_code", ColumnType.INT32),
         Column("event", ColumnType.STRING),
     ),
     sort_key=("project", "build", "event_code"),
@@ -274,7 +275,7 @@ TIMELINE_PERSONS = Table(
         Column("project", ColumnType.STRING),
         Column("build", ColumnType.INT64),
         Column("distinct_id", ColumnType.STRING),
-        Column("person_number", ColumnType.INT64),
+        Column("person_number", ColumnType.INT32),
         Column("person", ColumnType.STRING),
     ),
     sort_key=("project", "build", "distinct_id"),
@@ -287,7 +288,7 @@ TIMELINE_DAYS = Table(
     (
         Column("project", ColumnType.STRING),
         Column("build", ColumnType.INT64),
-        Column("person_number", ColumnType.INT64),
+        Column("person_number", ColumnType.INT32),
         Column("day", ColumnType.DATE),
         Column("active", ColumnType.BOOLEAN),
     ),

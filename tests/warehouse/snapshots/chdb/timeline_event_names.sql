@@ -1,1 +1,1 @@
-CREATE TABLE IF NOT EXISTS timeline_event_names (project String, build Int64, event_code Int64, event String) ENGINE=MergeTree() ORDER BY (project, build, event_code)
+CREATE TABLE IF NOT EXISTS timeline_event_names (project String, build Int64, event_code Int32, event String) ENGINE=MergeTree() ORDER BY (project, build, event_code)

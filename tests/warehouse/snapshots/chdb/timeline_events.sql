@@ -1,1 +1,1 @@
-CREATE TABLE IF NOT EXISTS timeline_events (project String, build Int64, person_number Int64, timestamp DateTime64(6, 'UTC'), day Date32, event_code Int64) ENGINE=MergeTree() ORDER BY (project, build, event_code, person_number, timestamp)
+CREATE TABLE IF NOT EXISTS timeline_events (project String, build Int64, person_number Int32, timestamp DateTime64(6, 'UTC'), day Date32, event_code Int32) ENGINE=MergeTree() ORDER BY (project, build, event_code, person_number, timestamp)

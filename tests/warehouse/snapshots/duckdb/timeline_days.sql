@@ -1,1 +1,1 @@
-CREATE TABLE IF NOT EXISTS timeline_days (project TEXT NOT NULL, build BIGINT NOT NULL, person_number BIGINT NOT NULL, day DATE NOT NULL, active BOOLEAN NOT NULL)
+CREATE TABLE IF NOT EXISTS timeline_days (project TEXT NOT NULL, build BIGINT NOT NULL, person_number INT NOT NULL, day DATE NOT NULL, active BOOLEAN NOT NULL)
