@@ -58,17 +58,22 @@ class FieldSource:
 
     sql: str
     kind: str
+    # For a JSON value: its type and text when they are already known (read from the whole document at once,
+    # which is cheaper than parsing each field's JSON again).
+    json_type: str | None = None
+    json_text: str | None = None
 
 
 def extract(name: str, source: FieldSource) -> list[str]:
     """SELECT items for stage one: the raw value, its type name and its text."""
     s = source.sql
     if source.kind == JSON:
+        parsed_type = f"json_type({name}_raw)"
+        parsed_text = f"CASE WHEN {name}_type = 'VARCHAR' THEN ({name}_raw->>'$') ELSE CAST({name}_raw AS VARCHAR) END"
         return [
             f"{s} AS {name}_raw",
-            f"json_type({name}_raw) AS {name}_type",
-            f"CASE WHEN {name}_type = 'VARCHAR' THEN ({name}_raw->>'$') ELSE CAST({name}_raw AS VARCHAR) END "
-            f"AS {name}_text",
+            f"{source.json_type or parsed_type} AS {name}_type",
+            f"{source.json_text or parsed_text} AS {name}_text",
         ]
     kind = "VARCHAR" if source.kind == "VARCHAR" else ("NUMBER" if source.kind in NUMBER_KINDS else source.kind)
     return [
