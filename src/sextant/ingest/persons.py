@@ -144,9 +144,11 @@ def resolve(batch: pa.Table, engine: Engine, project: str, now: dt.datetime) -> 
         """,
         {"batch": batch, "ids": ids.select(["distinct_id", "first_seen"])},
     )
-    looked_up = scratch.run("SELECT distinct_id FROM ids UNION SELECT from_id FROM links", {"ids": ids, "links": links})
-    known = _mapping(engine, project, "distinct_id", looked_up)
-    current = _current_persons(engine, project, scratch.run("SELECT DISTINCT person_id FROM known", {"known": known}))
+    looked_up = pc.unique(
+        pa.chunked_array([*ids.column("distinct_id").chunks, *links.column("from_id").chunks], pa.string())
+    )
+    known = _mapping(engine, project, "distinct_id", pa.table({"distinct_id": looked_up}))
+    current = _current_persons(engine, project, pa.table({"person_id": pc.unique(known.column("person_id"))}))
     identity = _Identity(project, known, current)
     # Ids sent as user ids belong to identified persons; the guards below must know that up front.
     for distinct_id in ids.filter(ids.column("identified")).column("distinct_id").to_pylist():
@@ -177,10 +179,9 @@ def resolve(batch: pa.Table, engine: Engine, project: str, now: dt.datetime) -> 
     )
     states = _property_states(ordered, current)
     snapshots = _snapshots(persons, codes, sequence, current, states)
-    distinct_ids = scratch.run(
-        "SELECT $project AS project, distinct_id, person_id, version, $now AS updated_at FROM changes",
-        {"changes": identity.changed_rows()},
-        {"project": project, "now": now},
+    changes = identity.changed_rows()
+    distinct_ids = changes.add_column(0, "project", pa.repeat(project, changes.num_rows)).append_column(
+        "updated_at", pa.repeat(pa.scalar(now, pa.timestamp("us", tz="UTC")), changes.num_rows)
     )
     person_rows = scratch.run(
         """
@@ -208,7 +209,7 @@ def resolve(batch: pa.Table, engine: Engine, project: str, now: dt.datetime) -> 
             "ids": ids,
             "states": states,
             "current": current,
-            "identified": pa.table({"person_id": pa.array(sorted(identity.identified), pa.string())}),
+            "identified": pa.table({"person_id": pa.array(list(identity.identified), pa.string())}),
         },
         {"project": project},
     )
@@ -420,6 +421,8 @@ def _current_persons(engine: Engine, project: str, person_ids: pa.Table) -> pa.T
 
 def _property_states(ordered: pa.Table, current: pa.Table) -> pa.Table:
     """The person's properties after each event that changes them: (person_id, seq, properties)."""
+    if ordered.num_rows == 0:
+        return _STATE_SCHEMA.empty_table()
     changes = scratch.run(
         """
         SELECT ordered.person_id, seq, person_updates, current.properties AS current_properties

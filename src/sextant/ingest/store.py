@@ -201,21 +201,25 @@ class EventStore:
             schema=pa.schema([("kind", pa.string()), ("field", pa.string()), ("message", pa.string())]),
         )
         warned = ["uuid", "event", "warnings"]
-        warnings = scratch.run(
-            """
-            SELECT $project AS project, $now AS timestamp, kind, event, field, any_value(message) AS message,
-                count(*) AS count, any_value(uuid) AS example_uuid
-            FROM (
-                SELECT uuid, event, warning.kind AS kind, warning.field AS field, warning.message AS message
-                FROM (SELECT uuid, event, unnest(warnings) AS warning FROM kept WHERE len(warnings) > 0)
-                UNION ALL
-                SELECT NULL, NULL, kind, field, message FROM later
+        warned_rows = pa.concat_tables([kept.select(warned), batch.select(warned).filter(denied)])
+        warnings = None
+        # Most batches have no warning at all.
+        if later.num_rows or pc.sum(pc.list_value_length(warned_rows.column("warnings"))).as_py():
+            warnings = scratch.run(
+                """
+                SELECT $project AS project, $now AS timestamp, kind, event, field, any_value(message) AS message,
+                    count(*) AS count, any_value(uuid) AS example_uuid
+                FROM (
+                    SELECT uuid, event, warning.kind AS kind, warning.field AS field, warning.message AS message
+                    FROM (SELECT uuid, event, unnest(warnings) AS warning FROM kept WHERE len(warnings) > 0)
+                    UNION ALL
+                    SELECT NULL, NULL, kind, field, message FROM later
+                )
+                GROUP BY kind, event, field
+                """,
+                {"kept": warned_rows, "later": later},
+                {"project": project, "now": now},
             )
-            GROUP BY kind, event, field
-            """,
-            {"kept": pa.concat_tables([kept.select(warned), batch.select(warned).filter(denied)]), "later": later},
-            {"project": project, "now": now},
-        )
         with self.engine.transaction():
             self.engine.insert_select(tables.EVENTS, events, event_tables)
             if people.distinct_ids.num_rows:
@@ -228,7 +232,7 @@ class EventStore:
                 self.engine.insert(tables.PINGS, ping_rows)
                 self.engine.insert(tables.INSTANCES, instance_rows)
             self.engine.insert(tables.USER_DAYS, rollup)
-            if warnings.num_rows:
+            if warnings is not None and warnings.num_rows:
                 self.engine.insert(tables.INGESTION_WARNINGS, warnings)
             if checkpoint is not None:
                 self.engine.insert(
