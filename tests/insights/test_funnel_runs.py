@@ -8,16 +8,20 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sextant.insights import funnel_kernel, funnel_runs, runs_kernel
+from sextant.insights import funnel_kernel, funnel_runs
 
 OTHER = 99  # an event of no step
 
 
-def build_rows(persons: dict[int, list[tuple[int, int]]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Rows as the timeline build keeps them: by event code, person, time."""
+def build_rows(persons: dict[int, list[tuple[int, int]]], steps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each step's rows by person and time, one step after another, as the steps' queries give them, and
+    each step's run of rows (first, end)."""
     rows = sorted((event, person, time) for person, events in persons.items() for time, event in events)
-    codes, numbers, times = (np.array(column, np.int64) for column in zip(*rows, strict=True)) if rows else ([],) * 3
-    return np.asarray(codes, np.int32), np.asarray(numbers, np.int64), np.asarray(times, np.int64)
+    rows = [row for row in rows if row[0] < steps]
+    numbers = np.array([person for _, person, _ in rows], np.int32)
+    times = np.array([time for _, _, time in rows], np.int64)
+    ends = np.searchsorted([event for event, _, _ in rows], np.arange(steps), side="right")
+    return numbers, times, np.stack([np.concatenate([[0], ends[:-1]]), ends], 1).astype(np.int64)
 
 
 def best_by_runs(
@@ -28,11 +32,8 @@ def best_by_runs(
     entry_to: int,
     ranges: int | None = None,
 ) -> dict[int, tuple[int, int, tuple[int, ...]]]:
-    codes, numbers, times = build_rows(persons)
-    runs = runs_kernel.event_runs(codes, list(range(steps)))
-    assert runs is not None
+    numbers, times, runs = build_rows(persons, steps)
     found = funnel_runs.best_attempts(numbers, times, runs, entry_from, entry_to, window, ranges)
-    assert found is not None
     entering = sorted(
         person
         for person, events in persons.items()
@@ -119,19 +120,8 @@ def test_a_later_entry_wins_when_only_it_gets_further() -> None:
     assert best_by_runs(persons, 3, window=18, entry_from=1, entry_to=4) == {1: (3, 3, (3, 4, 21))}
 
 
-def test_a_step_whose_event_is_not_in_the_build_is_never_reached() -> None:
-    codes, numbers, times = build_rows({1: [(0, 0), (1, 2)]})
-    runs = runs_kernel.event_runs(codes, [0, None, 2])
-    assert runs is not None and runs[1].tolist() == [0, 0]
+def test_a_step_without_rows_is_never_reached() -> None:
+    numbers, times, runs = build_rows({1: [(0, 0), (1, 2)]}, 3)
+    assert runs.tolist() == [[0, 1], [1, 1], [1, 2]]
     found = funnel_runs.best_attempts(numbers, times, runs, 0, 10, 5)
-    assert found is not None and found.reached.tolist() == [1]
-
-
-def test_rows_out_of_order_are_refused() -> None:
-    codes = np.array([1, 1, 0], np.int32)
-    assert runs_kernel.event_runs(codes, [0, 1]) is None
-    numbers, times = np.array([2, 1], np.int64), np.array([0, 0], np.int64)
-    runs = np.array([[0, 2], [2, 2]], np.int64)
-    assert funnel_runs.best_attempts(numbers, times, runs, 0, 10, 5) is None
-    later_first = np.array([1, 1], np.int64), np.array([5, 0], np.int64)
-    assert funnel_runs.best_attempts(*later_first, runs, 0, 10, 5) is None
+    assert found.reached.tolist() == [1]

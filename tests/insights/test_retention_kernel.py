@@ -47,7 +47,6 @@ def both_ways(
 ) -> tuple[Any, Any]:
     numbers, run_times, runs = runs_layout(persons, same_event)
     by_runs = retention_kernel.count_runs(numbers, run_times // PERIOD, run_times, runs, ranges=ranges, **settings_)
-    assert by_runs is not None
     starts, times, is_start, is_return = merged_layout(persons, same_event)
     merged = retention_kernel.count(starts, times // PERIOD, times, is_start, is_return, **settings_)
     return by_runs, merged

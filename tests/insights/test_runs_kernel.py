@@ -1,4 +1,5 @@
-"""Merging sorted runs of rows into person and time order, against a stable sort."""
+"""Joining runs of rows that arrive in chunks, and merging sorted runs into person and time order, against a
+stable sort."""
 
 from __future__ import annotations
 
@@ -46,3 +47,37 @@ def test_person_order_is_none_for_ordered_rows_and_merges_a_few_long_runs() -> N
     times = np.concatenate([np.tile([0, 3], 10), np.tile([1, 3], 10)])
     order = person_order(codes, times)
     assert order is not None and order.tolist() == np.lexsort((times, codes)).tolist()
+
+
+def chunks_of(runs: list[list[tuple[int, int]]], size: int) -> tuple[list[np.ndarray], list[np.ndarray], list[int]]:
+    """Runs of (person, time) rows cut into chunks of up to `size` rows, some of them empty."""
+    persons, times, chunk_runs = [], [], []
+    for number, rows in enumerate(runs):
+        for start in [*range(0, len(rows), size), len(rows)]:
+            part = rows[start : start + size]
+            persons.append(np.array([person for person, _ in part], np.int32))
+            times.append(np.array([time for _, time in part], np.int64))
+            chunk_runs.append(number)
+    return persons, times, chunk_runs
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(
+    runs=st.lists(st.lists(st.tuples(st.integers(0, 9), st.integers(0, 3)), max_size=12), min_size=1, max_size=4),
+    size=st.integers(1, 5),
+)
+def test_joined_runs_copy_every_row_and_tell_whether_each_run_is_in_order(
+    runs: list[list[tuple[int, int]]], size: int
+) -> None:
+    persons, times, found_runs, in_order = runs_kernel.joined_runs(*chunks_of(runs, size), len(runs))
+    assert list(zip(persons.tolist(), times.tolist(), strict=True)) == [row for rows in runs for row in rows]
+    lengths = [len(rows) for rows in runs]
+    assert found_runs.tolist() == [[sum(lengths[:index]), sum(lengths[: index + 1])] for index in range(len(runs))]
+    assert in_order == all(rows == sorted(rows) for rows in runs)
+
+
+def test_a_run_out_of_order_across_its_chunks_is_found() -> None:
+    # Each chunk is sorted; the run is not, where its second chunk begins. The next run may start lower.
+    runs = [[(1, 0), (5, 0), (2, 0), (3, 0)], [(0, 0)]]
+    assert not runs_kernel.joined_runs(*chunks_of(runs, 2), 2)[3]
+    assert runs_kernel.joined_runs(*chunks_of([sorted(runs[0]), runs[1]], 2), 2)[3]

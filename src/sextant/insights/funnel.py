@@ -25,7 +25,7 @@ from sextant.insights.buckets import EPOCH, bucket_labels, label, micros, start_
 from sextant.insights.runner import QueryRunner
 from sextant.insights.scan import NONE, OTHER, EventScan
 from sextant.insights.spec import DateRange, EventSelector, InsightSpec, StrictModel
-from sextant.insights.timeline import TimelineView, concatenated, person_order
+from sextant.insights.timeline import TimelineView, person_order, person_runs
 
 MAX_STEPS = 30
 OTHER_CODE = -2
@@ -262,21 +262,16 @@ class FunnelRunner(QueryRunner):
         """The counted attempts of the timeline build's persons, from each step's rows read on their own
         (`step_{k}`), and of the persons read from the events since the build (`recent`)."""
         lanes = [results[f"step_{index}"] for index in range(len(self.spec.steps))]
-        persons = concatenated(lanes, "actor_number")
-        times = concatenated(lanes, "time")
-        sizes = np.array([lane.num_rows for lane in lanes], np.int64)
-        ends = np.cumsum(sizes)
-        window = self.spec.window.seconds * 1_000_000
-        entry_from, entry_to = micros(self.dates.start), micros(self.dates.end)
-        found = funnel_runs.best_attempts(
-            persons, times, np.stack([ends - sizes, ends], 1), entry_from, entry_to, window
-        )
-        if found is None:  # the warehouse gave a step's rows out of person order: sort them all
-            masks = np.repeat(np.left_shift(1, np.arange(len(lanes), dtype=np.int64)), sizes)
+        persons, times, runs, in_order = person_runs(lanes, "actor_number", "time")
+        if in_order:
+            window = self.spec.window.seconds * 1_000_000
+            entry_from, entry_to = micros(self.dates.start), micros(self.dates.end)
+            found = funnel_runs.best_attempts(persons, times, runs, entry_from, entry_to, window)
+            parts = [Counted.plain(found.reached, found.entry_time, found.times)]
+        else:  # the warehouse gave a step's rows out of person order: sort them all
+            masks = np.repeat(np.left_shift(1, np.arange(len(lanes), dtype=np.int64)), runs[:, 1] - runs[:, 0])
             table = pa.table({"actor_number": persons, "time": times, "steps": masks})
             parts = [self._counted(table, uniques=True)]
-        else:
-            parts = [Counted.plain(found.reached, found.entry_time, found.times)]
         if "recent" in results:
             parts.append(self._counted(results["recent"], uniques=True))
         return Counted.joined(parts)

@@ -39,13 +39,11 @@ def best_attempts(
     entry_to: int,
     window: int,
     ranges: int | None = None,
-) -> Reached | None:
-    """Each person's best attempt (most steps, then earliest entry) from the steps' `runs` of rows; None
-    when a run is not in (person, time) order. Entries are in [entry_from, entry_to); a step may come at the
-    same time as the previous one or later, up to `window` after the entry (all in `times`' unit). Persons
-    are shared out among the cores in `ranges` (`runs_kernel.person_ranges`)."""
-    if not runs_kernel.in_person_order(persons, times, runs):
-        return None
+) -> Reached:
+    """Each person's best attempt (most steps, then earliest entry) from the steps' `runs` of rows, each
+    sorted by person, then time. Entries are in [entry_from, entry_to); a step may come at the same time as
+    the previous one or later, up to `window` after the entry (all in `times`' unit). Persons are shared
+    out among the cores in `ranges` (`runs_kernel.person_ranges`)."""
     cut = runs_kernel.person_ranges(persons, runs, ranges)
     offsets = np.zeros(len(cut), np.int64)
     offsets[1:] = np.cumsum(_entering_persons(persons, cut[:, 0]))
@@ -79,7 +77,8 @@ def _pass(persons, times, cut, offsets, entry_from, entry_to, window, entry_time
         stop = cut[chunk + 1]
         found = cut[chunk].copy()  # per step: no row before it can fill the step for this or a later entry
         looked_up = np.full(steps, -1, np.int64)  # per step: the person whose rows `found` is among
-        current = np.empty(steps, np.int64)
+        current = np.empty(steps, np.int64)  # the chain's time of each step
+        chain = np.empty(steps, np.int64)  # the chain's row of each step
         out = offsets[chunk]
         row = cut[chunk, 0]
         while row < stop[0]:
@@ -88,6 +87,7 @@ def _pass(persons, times, cut, offsets, entry_from, entry_to, window, entry_time
             row = runs_kernel.first_at_least(persons, row, stop[0], person + 1)
             best = 0
             previous_entry = 0
+            chained = 0  # steps the previous entry's chain reached
             for entry in range(first, row):
                 start_time = times[entry]
                 if start_time < entry_from:
@@ -101,7 +101,8 @@ def _pass(persons, times, cut, offsets, entry_from, entry_to, window, entry_time
                 current[0] = start_time
                 state = 1
                 ran_out = False
-                for step in range(1, steps):
+                while state < steps:
+                    step = state
                     scan = found[step]
                     if looked_up[step] != out:
                         scan = runs_kernel.first_at_least(persons, scan, stop[step], person)
@@ -112,10 +113,16 @@ def _pass(persons, times, cut, offsets, entry_from, entry_to, window, entry_time
                     if scan == stop[step] or persons[scan] != person:
                         ran_out = True  # and so for every later entry
                         break
+                    if step < chained and scan == chain[step]:
+                        # The previous entry's chain from here on: its rows, within this later window too.
+                        state = chained
+                        continue
                     if times[scan] > deadline:
                         break
                     current[step] = times[scan]
+                    chain[step] = scan
                     state += 1
+                chained = state
                 if state > best:
                     best = state
                     entry_time[out] = start_time

@@ -28,7 +28,7 @@ from sextant.insights.buckets import EPOCH, bucket_labels, bucket_of_timestamp, 
 from sextant.insights.runner import QueryRunner
 from sextant.insights.scan import OTHER
 from sextant.insights.spec import DateRange, EventSelector, InsightSpec
-from sextant.insights.timeline import concatenated, person_order
+from sextant.insights.timeline import concatenated, person_order, person_runs
 
 ROLLING_DAYS = {"day": 1, "week": 7, "month": 30}
 
@@ -330,14 +330,12 @@ class RetentionRunner(QueryRunner):
         }
         lanes = [results[name] for name in ("timeline_starts", "timeline_returns") if name in results]
         read = lanes or [results["timeline"]]
-        numbers = concatenated(read, "person_number")
-        times = concatenated(read, "time")
+        numbers, times, runs, in_order = person_runs(read, "person_number", "time")
         buckets = _ordinals(concatenated(read, "day"), spec.interval)
         counts = None
         starts = lanes[0].num_rows if lanes else 0
-        if lanes:
-            runs = np.array([[0, starts], [starts, len(numbers)] if len(lanes) == 2 else [0, starts]], np.int64)
-            counts = retention_kernel.count_runs(numbers, buckets, times, runs, **settings)
+        if lanes and in_order:  # the start rows, and the return rows (the same ones when one event is both)
+            counts = retention_kernel.count_runs(numbers, buckets, times, runs[[0, -1]], **settings)
         if counts is None:  # each person's rows merged in time order
             if lanes:
                 is_start = np.arange(len(numbers)) < starts

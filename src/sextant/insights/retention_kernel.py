@@ -66,12 +66,10 @@ def count_runs(
     rolling_length: int,
     columns: list[tuple[int, int]],
     ranges: int | None = None,
-) -> Counts | None:
+) -> Counts:
     """As `count`, from the rows of one start event and one return event as timelines keep them: `runs` holds
-    each one's rows (first, end), sorted by person and time. None when they are not in that order. Persons
-    are shared out among the cores in `ranges` (`runs_kernel.person_ranges`)."""
-    if not runs_kernel.in_person_order(persons, times, runs):
-        return None
+    each one's rows (first, end), sorted by person, then time. Persons are shared out among the cores in
+    `ranges` (`runs_kernel.person_ranges`)."""
     cut = runs_kernel.person_ranges(persons, runs, ranges)
     low = np.array([column[0] for column in columns], np.int64)
     high = np.array([column[1] for column in columns], np.int64)

@@ -1,5 +1,6 @@
-"""Reading timelines' sorted runs of rows, compiled with numba: where each event's rows are, whether they
-are in order, ranges of persons to share out among the cores, and merging runs into person and time order.
+"""Reading timelines' sorted runs of rows, compiled with numba: joining the chunks they arrive in (and
+checking their order), ranges of persons to share out among the cores, and merging runs into person and
+time order.
 
 Timelines keep each event's rows sorted by (person, time), one event after another, so a scan of a few
 events returns a few sorted runs. A question can follow its events' runs side by side (funnel_runs,
@@ -32,26 +33,37 @@ def merged_order(codes: npt.NDArray[np.integer], times: npt.NDArray[np.integer],
         return order
     chunks = numba.get_num_threads() * 8
     low, high = int(codes.min()), int(codes.max()) + 1
-    bounds = np.unique(np.linspace(low, high, chunks + 1).astype(np.int64))
+    bounds = np.unique(np.linspace(low, high, chunks + 1).astype(codes.dtype))
     _merge(codes, times, runs, bounds, order)
     return order
 
 
-def event_runs(event_codes: npt.NDArray[np.integer], wanted: list[int | None]) -> Int64Array | None:
-    """The rows (first, end) of each wanted event code, in rows sorted by event code as timelines give them;
-    None when they are not sorted so. An event the build does not hold (None) has no rows."""
-    if not (event_codes[1:] >= event_codes[:-1]).all():
-        return None
-    runs = np.zeros((len(wanted), 2), np.int64)
-    for index, code in enumerate(wanted):
-        if code is not None:
-            runs[index] = np.searchsorted(event_codes, np.array([code, code + 1], event_codes.dtype))
-    return runs
-
-
-def in_person_order(persons: npt.NDArray[np.integer], times: Int64Array, runs: Int64Array) -> bool:
-    """Whether each run of rows (first, end) is sorted by person, then time."""
-    return bool(_in_person_order(persons, times, runs, numba.get_num_threads() * 4))
+def joined_runs(
+    person_chunks: list[npt.NDArray[np.integer]], time_chunks: list[Int64Array], chunk_runs: list[int], run_count: int
+) -> tuple[npt.NDArray[np.integer], Int64Array, Int64Array, bool]:
+    """Runs that arrive in chunks (a query's result each, in Arrow batches), joined: all persons and all
+    times, copied once, each run's rows (first, end), and whether every run is sorted by person, then time
+    (checked while copying). `chunk_runs` gives each chunk's run, in order."""
+    # Empty chunks are left out, so that each chunk's row before it is the last of the chunk before it.
+    kept = [index for index, chunk in enumerate(person_chunks) if len(chunk)]
+    person_chunks = [person_chunks[index] for index in kept]
+    time_chunks = [time_chunks[index] for index in kept]
+    chunk_runs = [chunk_runs[index] for index in kept]
+    sizes = np.array([len(chunk) for chunk in person_chunks], np.int64)
+    offsets = np.zeros(len(sizes) + 1, np.int64)
+    offsets[1:] = np.cumsum(sizes)
+    first_chunk = np.searchsorted(np.asarray(chunk_runs, np.int64), np.arange(run_count + 1))
+    runs = np.stack([offsets[first_chunk[:-1]], offsets[first_chunk[1:]]], 1)
+    dtype = person_chunks[0].dtype if person_chunks else np.dtype(np.int64)
+    persons, times = np.empty(offsets[-1], dtype), np.empty(offsets[-1], np.int64)
+    if not person_chunks:
+        return persons, times, runs, True
+    starts_run = np.ones(len(sizes), np.bool_)  # whether a chunk is the first of its run
+    starts_run[1:] = np.diff(np.asarray(chunk_runs)) != 0
+    in_order = _copy_checked(
+        numba.typed.List(person_chunks), numba.typed.List(time_chunks), offsets, starts_run, persons, times
+    )
+    return persons, times, runs, bool(in_order)
 
 
 def person_ranges(persons: npt.NDArray[np.integer], runs: Int64Array, ranges: int | None = None) -> Int64Array:
@@ -63,7 +75,8 @@ def person_ranges(persons: npt.NDArray[np.integer], runs: Int64Array, ranges: in
         ranges = max(1, min(numba.get_num_threads() * 16, len(leading) // ROWS_PER_RANGE))
     low = int(leading[0]) if len(leading) else 0
     high = int(leading[-1]) + 1 if len(leading) else 1
-    bounds = np.unique(np.linspace(low, high, ranges + 1).astype(np.int64))
+    # In the persons' own type: searching with wider numbers would convert every run to them first.
+    bounds = np.unique(np.linspace(low, high, ranges + 1).astype(persons.dtype))
     cut = np.empty((len(bounds), len(runs)), np.int64)
     for index, (first, end) in enumerate(runs):
         cut[:, index] = first + np.searchsorted(persons[first:end], bounds)
@@ -93,17 +106,25 @@ def first_at_least(persons, row, stop, person):  # type: ignore[no-untyped-def]
 
 
 @numba.njit(cache=True, parallel=True, nogil=True)
-def _in_person_order(persons, times, runs, parts):  # type: ignore[no-untyped-def]
-    """Each run is checked in `parts` equal parts, all at once."""
-    disordered = np.zeros(runs.shape[0] * parts, np.bool_)
-    for task in numba.prange(runs.shape[0] * parts):
-        first, end = runs[task // parts, 0], runs[task // parts, 1]
-        size = (end - first + parts - 1) // parts
-        begin = first + (task % parts) * size
-        for row in range(max(first + 1, begin), min(end, begin + size)):
-            if persons[row] < persons[row - 1] or (persons[row] == persons[row - 1] and times[row] < times[row - 1]):
-                disordered[task] = True
-                break
+def _copy_checked(person_chunks, time_chunks, offsets, starts_run, persons, times):  # type: ignore[no-untyped-def]
+    """Copy each chunk into place (all at once) and check its rows' order, from the last row of the chunk
+    before it when both are of one run."""
+    disordered = np.zeros(len(person_chunks), np.bool_)
+    for task in numba.prange(offsets.shape[0] - 1):
+        chunk = np.int64(task)  # typed lists take signed indexes; prange counts unsigned
+        chunk_persons, chunk_times = person_chunks[chunk], time_chunks[chunk]
+        base = offsets[chunk]
+        previous_person, previous_time = chunk_persons[0], chunk_times[0]
+        if not starts_run[chunk]:
+            last = person_chunks[chunk - 1].shape[0] - 1
+            previous_person, previous_time = person_chunks[chunk - 1][last], time_chunks[chunk - 1][last]
+        for row in range(chunk_persons.shape[0]):
+            person, time = chunk_persons[row], chunk_times[row]
+            if person < previous_person or (person == previous_person and time < previous_time):
+                disordered[chunk] = True
+            previous_person, previous_time = person, time
+            persons[base + row] = person
+            times[base + row] = time
     return not disordered.any()
 
 

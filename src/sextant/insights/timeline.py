@@ -171,6 +171,19 @@ def concatenated(tables: Sequence[pa.Table], column: str) -> npt.NDArray[Any]:
     return values.view(np.int64) if values.dtype.kind == "M" else values
 
 
+def person_runs(
+    tables: Sequence[pa.Table], persons: str, times: str
+) -> tuple[npt.NDArray[np.integer], npt.NDArray[np.int64], npt.NDArray[np.int64], bool]:
+    """The person and time columns of `tables` (one event's timeline rows each) as one array each, each
+    table's rows (first, end), and whether each table's rows are sorted by person, then time."""
+    person_chunks = [chunk.to_numpy(zero_copy_only=False) for table in tables for chunk in table.column(persons).chunks]
+    time_chunks = [
+        chunk.to_numpy(zero_copy_only=False).view(np.int64) for table in tables for chunk in table.column(times).chunks
+    ]
+    chunk_runs = [index for index, table in enumerate(tables) for _ in table.column(persons).chunks]
+    return runs_kernel.joined_runs(person_chunks, time_chunks, chunk_runs, len(tables))
+
+
 def person_order(codes: npt.NDArray[np.integer], times: npt.NDArray[np.integer]) -> npt.NDArray[np.int64] | None:
     """The order that groups rows by ascending person code and sorts each person's rows by time; None when
     the rows are in it already. Rows read from timelines come as one sorted run per event: they are merged."""
