@@ -62,9 +62,11 @@ def _entering_persons(persons, cut):  # type: ignore[no-untyped-def]
     """Per range of persons, how many persons the entry step's rows [cut[c], cut[c + 1]) hold."""
     counts = np.zeros(cut.shape[0] - 1, np.int64)
     for chunk in numba.prange(cut.shape[0] - 1):
+        count = 0  # counted here, not in `counts`, whose neighbouring cells other cores write to
         for row in range(cut[chunk], cut[chunk + 1]):
             if row == cut[chunk] or persons[row] != persons[row - 1]:
-                counts[chunk] += 1
+                count += 1
+        counts[chunk] = count
     return counts
 
 
