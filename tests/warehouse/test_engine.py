@@ -40,18 +40,8 @@ def engine(tmp_path: Path, engine_name: str) -> Iterator[Engine]:
     opened.close()
 
 
-# ChDBEngine writes bound values as text itself and quotes only the texts in a list, so ClickHouse cannot read
-# a list of dates or timestamps from it; clickhouse-connect, on the server transport, quotes them.
-CHDB_UNQUOTED_LISTS = {"timestamps", "dates"}
-
-
 @pytest.mark.parametrize("name", BOUND_VALUES)
-def test_bound_values_come_back_as_they_were_bound(
-    engine: Engine, engine_name: str, name: str, request: pytest.FixtureRequest
-) -> None:
-    if engine_name == "chdb" and name in CHDB_UNQUOTED_LISTS:
-        reason = "chDB's parameter text leaves dates and timestamps in a list unquoted (_quoted in clickhouse_engine)"
-        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
+def test_bound_values_come_back_as_they_were_bound(engine: Engine, name: str) -> None:
     value = BOUND_VALUES[name]
     rows = engine.execute(exp.select(exp.Placeholder(this="value").as_("value")), {"value": value}).to_pylist()
     assert rows == [{"value": value}]

@@ -331,6 +331,8 @@ def _parameter_text(value: object) -> str:
 
 
 def _quoted(value: object) -> str:
-    if isinstance(value, str):
-        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    """An item of a list parameter: texts, dates and instants are quoted inside ClickHouse's array text."""
+    if isinstance(value, str | dt.date):
+        text = value if isinstance(value, str) else _parameter_text(value)
+        return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
     return _parameter_text(value)
