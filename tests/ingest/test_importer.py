@@ -383,3 +383,17 @@ def test_chunks_hold_whole_numbers_of_chunk_rows(tmp_path: Path, monkeypatch: py
         pq.write_table(pa.Table.from_pylist(rows), path)
     chunks = read_chunks(path, detect_format(path, None), ProjectConfig(name="chunks"))
     assert [chunk.rows_read for chunk in chunks] == [3000] * 6 + [2000]
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "rows"),
+    [
+        ("empty.ndjson", "", 0),
+        ("two.ndjson", "{}\n{}\n", 2),
+        ("rows.csv", "header\n1\n2\n", 2),
+    ],
+)
+def test_text_files_are_counted_by_lines_for_the_progress_bar(tmp_path: Path, name: str, text: str, rows: int) -> None:
+    path = tmp_path / name
+    path.write_text(text)
+    assert count_rows(path, detect_format(path, None)) == rows
