@@ -8,8 +8,8 @@ HTTP: loopback client processes send batches of 500 events with durable acknowle
 sustained events/s and latency. Peers: a minimal server that only appends each body to a file and fsyncs
 it (the ceiling of a durable Python HTTP endpoint on this machine), and RudderStack's published figure.
 
-Import: `sextant import` of the same events from Parquet and from NDJSON, in events/s and peak RSS.
-Peer: DuckDB's own Arrow insert of the same Parquet data into a table of the same shape (the ceiling).
+Import: `sextant import` of the same events from Parquet and from NDJSON, in events/s, CPU seconds and peak
+RSS. Peer: DuckDB's own Arrow insert of the same Parquet data into a table of the same shape (the ceiling).
 The demo files and their NDJSON export are cached under benchmarks/data/, keyed by size and seed (the
 demo's last day is the day before they are made); `--rebuild` makes them again.
 """
@@ -200,18 +200,23 @@ print(rows, time.perf_counter() - started)
 '''
 
 
-def run_measured(command: list[str]) -> tuple[float, float, str]:
-    """Run a command; return wall seconds, its own peak RSS in MB, and its output.
+def run_measured(command: list[str]) -> tuple[float, float, float, str]:
+    """Run a command; return wall seconds, CPU seconds (user and system, all its threads), its own peak RSS
+    in MB, and its output.
 
     The peak is the child's VmHWM, polled until it exits: unlike ru_maxrss, it belongs to the process image
-    after exec, so it does not include the parent's memory that a fork inherits."""
+    after exec, so it does not include the parent's memory that a fork inherits. CPU time moves much less
+    than wall time when other work shares the machine."""
     started = time.perf_counter()
     peak_kb = 0
     with tempfile.TemporaryFile() as output:
         environment = {**os.environ, "COLUMNS": "200"}
         process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=environment)
         status_file = Path(f"/proc/{process.pid}/status")
-        while process.poll() is None:
+        while True:
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid:
+                break
             try:
                 for line in status_file.read_text().splitlines():
                     if line.startswith("VmHWM:"):
@@ -222,9 +227,10 @@ def run_measured(command: list[str]) -> tuple[float, float, str]:
         elapsed = time.perf_counter() - started
         output.seek(0)
         text = output.read().decode(errors="replace")
+    process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode:
         raise RuntimeError(text[-3000:])
-    return elapsed, peak_kb / 1024, text
+    return elapsed, usage.ru_utime + usage.ru_stime, peak_kb / 1024, text
 
 
 DATA = Path(__file__).parent / "data"
@@ -271,22 +277,26 @@ def bench_import(work: Path, events: int, seed: int, rebuild: bool) -> dict[str,
     rows = sum(pq.ParquetFile(path).metadata.num_rows for path in files)
     results = {}
     (work / "duckdb_peer.py").write_text(DUCKDB_PEER)
-    seconds, peak, output = run_measured(
+    seconds, cpu, peak, output = run_measured(
         [sys.executable, str(work / "duckdb_peer.py"), str(work / "peer.duckdb"), *map(str, files)]
     )
     insert_seconds = float(output.split()[1])
     results["duckdb_arrow_insert"] = {
         "events_per_second": rows / insert_seconds,
         "peak_rss_mb": peak,
+        "cpu_seconds": cpu,
         "load_after": os.getloadavg()[0],
     }
     for name, inputs in (("parquet", [str(path) for path in files]), ("ndjson", [str(ndjson)])):
         project = work / f"import-{name}"
         subprocess.run([sys.executable, "-m", "sextant", "init", str(project)], check=True, capture_output=True)
-        seconds, peak, output = run_measured([sys.executable, "-m", "sextant", "import", *inputs, "-p", str(project)])
+        seconds, cpu, peak, output = run_measured(
+            [sys.executable, "-m", "sextant", "import", *inputs, "-p", str(project)]
+        )
         results[f"sextant_import_{name}"] = {
             "events_per_second": rows / seconds,
             "peak_rss_mb": peak,
+            "cpu_seconds": cpu,
             "seconds": seconds,
             "load_after": os.getloadavg()[0],
         }
@@ -342,12 +352,14 @@ def main() -> None:
             results["import"] = import_results
             ceiling = import_results["duckdb_arrow_insert"]["events_per_second"]
             print(f"Import of {import_results['dataset']['events']:,} events (load average at the start {load:.1f}):")
+            peer_cpu = import_results["duckdb_arrow_insert"]["cpu_seconds"]
             for name in ("duckdb_arrow_insert", "sextant_import_parquet", "sextant_import_ndjson"):
                 figures = import_results[name]
                 ratio = figures["events_per_second"] / ceiling
                 print(
                     f"  {name:<24} {figures['events_per_second']:>12,.0f} events/s  peak RSS "
                     f"{figures['peak_rss_mb']:,.0f} MB  ratio to DuckDB insert {ratio:.2f}  "
+                    f"CPU {figures['cpu_seconds']:.1f} s (peer's / this {peer_cpu / figures['cpu_seconds']:.2f})  "
                     f"(load after {figures['load_after']:.1f})"
                 )
     finally:
