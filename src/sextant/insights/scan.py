@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, cast
+from typing import Protocol
 
 import pyarrow as pa
 from sqlglot import exp
@@ -306,10 +306,17 @@ class EventScan:
         conditions.extend(part for part in (hidden, *where) if part is not None)
         if (stale := self.stale_condition(view, "e")) is not None:
             conditions.append(stale)
-        query = exp.select(*columns).from_(exp.to_table("timeline_events").as_("e")).where(exp.and_(*conditions))
-        query = cast(exp.Select, query.transform(lambda node: self._by_event_code(node, view.event_codes)))
-        if any(column.name == "event" and column.table == "e" for column in query.find_all(exp.Column)):
+
+        def by_code(node: exp.Expr) -> exp.Expr:
+            return self._by_event_code(node, view.event_codes)
+
+        # `and_` copied the conditions, so they are rewritten in place; the columns are the caller's.
+        condition = exp.and_(*conditions).transform(by_code, copy=False)
+        selected = [column.transform(by_code) for column in columns]
+        read = [condition, *selected]
+        if any(column.name == "event" and column.table == "e" for part in read for column in part.find_all(exp.Column)):
             raise ValueError("timelines hold event codes: only `events_named` and hidden events can be read")
+        query = exp.select(*selected).from_(exp.to_table("timeline_events").as_("e")).where(condition, copy=False)
         if not self.engine.scans_in_insertion_order:
             query = query.order_by(
                 exp.column("event_code", "e"), exp.column("person_number", "e"), exp.column("timestamp", "e")
