@@ -100,18 +100,20 @@ def _pass(persons, times, cut, offsets, entry_from, entry_to, window, entry_time
                     continue  # the same chain as the entry before it, which wins on nothing
                 previous_entry = start_time
                 deadline = start_time + window
+                if best > 0:
+                    # Only a chain that gets further than the best wins, so it needs an event of step `best`
+                    # within this entry's window: that is looked for first, as a chain would look for it.
+                    probe = _first_from(persons, times, found, looked_up, stop, best, person, out, start_time)
+                    if probe == stop[best] or persons[probe] != person:
+                        break  # nor does any later entry have one
+                    if times[probe] > deadline:
+                        continue
                 current[0] = start_time
                 state = 1
                 ran_out = False
                 while state < steps:
                     step = state
-                    scan = found[step]
-                    if looked_up[step] != out:
-                        scan = runs_kernel.first_at_least(persons, scan, stop[step], person)
-                        looked_up[step] = out
-                    while scan < stop[step] and persons[scan] == person and times[scan] < current[step - 1]:
-                        scan += 1
-                    found[step] = scan
+                    scan = _first_from(persons, times, found, looked_up, stop, step, person, out, current[step - 1])
                     if scan == stop[step] or persons[scan] != person:
                         ran_out = True  # and so for every later entry
                         break
@@ -133,3 +135,18 @@ def _pass(persons, times, cut, offsets, entry_from, entry_to, window, entry_time
                     break
             reached[out] = best
             out += 1
+
+
+@numba.njit(cache=True, inline="always")
+def _first_from(persons, times, found, looked_up, stop, step, person, out, since):  # type: ignore[no-untyped-def]
+    """The person's first row of `step` at or after `since` (or the first row past their rows of it),
+    searched from where the last search of that step stopped; `found` keeps the place. A later search of the
+    person's step looks for a time no earlier, so the rows passed are passed for good."""
+    scan = found[step]
+    if looked_up[step] != out:  # the first search of this person's rows of the step
+        scan = runs_kernel.first_at_least(persons, scan, stop[step], person)
+        looked_up[step] = out
+    while scan < stop[step] and persons[scan] == person and times[scan] < since:
+        scan += 1
+    found[step] = scan
+    return scan

@@ -19,6 +19,7 @@ from pydantic import TypeAdapter, ValidationError
 from sqlglot import exp
 
 from sextant.errors import QueryError
+from sextant.insights import allocation
 from sextant.insights.scan import EventScan, Parameters, QueryContext
 from sextant.insights.spec import DateRange, InsightSpec, problems, resolve_dates
 from sextant.insights.timeline import TimelineLookup
@@ -165,6 +166,7 @@ def run_query(
     refresh: bool = False,
 ) -> QueryResult:
     """Validate, compile, run and shape one insight query (and its previous period when asked)."""
+    allocation.keep_freed_memory()
     parsed = parse_spec(spec)
     dates = resolve_dates(parsed.date_from, parsed.date_to, context.timezone, context.now)
     key = cache_key(parsed, context, dates)
