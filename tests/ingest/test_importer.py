@@ -397,3 +397,22 @@ def test_text_files_are_counted_by_lines_for_the_progress_bar(tmp_path: Path, na
     path = tmp_path / name
     path.write_text(text)
     assert count_rows(path, detect_format(path, None)) == rows
+
+
+def test_counting_lines_does_not_keep_the_file_in_memory(tmp_path: Path) -> None:
+    """The count reads a mapped file; the mapped pages must not add up in the import's resident memory."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "big.ndjson"
+    line = b'{"event": "Search", "distinct_id": "' + b"x" * 200 + b'"}\n'
+    path.write_bytes(line * (256 * 2**20 // len(line)))
+    script = (
+        "import sys; from pathlib import Path; from sextant.ingest import importer\n"
+        "def peak(): return int(open('/proc/self/status').read().split('VmHWM:')[1].split()[0]) // 1024\n"
+        "before = peak()\n"
+        "importer.count_rows(Path(sys.argv[1]), importer.FileFormat.NDJSON)\n"
+        "print(peak() - before)\n"
+    )
+    grown = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, check=True)
+    assert int(grown.stdout) < 64  # MB, of a 256 MB file

@@ -111,11 +111,14 @@ def count_rows(path: Path, file_format: FileFormat) -> int | None:
         return None
     lines = 0
     if path.stat().st_size:
-        # Counted in the mapped file, not in copies of it: twice as fast (0.9 s for 4 GB of NDJSON).
+        # Counted in the mapped file, not in copies of it: twice as fast (0.9 s for 4 GB of NDJSON). Each
+        # block is unmapped once counted, or the whole file would count in the import's resident memory.
+        block = 1 << 24
         with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
             data = np.frombuffer(mapped, dtype=np.uint8)
-            for start in range(0, len(data), 1 << 24):
-                lines += int(np.count_nonzero(data[start : start + (1 << 24)] == ord("\n")))
+            for start in range(0, len(data), block):
+                lines += int(np.count_nonzero(data[start : start + block] == ord("\n")))
+                mapped.madvise(mmap.MADV_DONTNEED, start, min(block, len(data) - start))
             del data  # the map cannot close while a view of it is alive
     return lines - (1 if file_format is FileFormat.CSV else 0)
 
