@@ -18,7 +18,10 @@ while every row of the actor counts as an event in between (strict order) and as
 
 from __future__ import annotations
 
+import concurrent.futures
+import os
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numba
 import numpy as np
@@ -27,6 +30,7 @@ import numpy.typing as npt
 ORDERS = {"ordered": 0, "strict": 1, "any": 2}
 ATTRIBUTIONS = {"first_touch": 0, "last_touch": 1, "step": 2}
 Int64Array = npt.NDArray[np.int64]
+_SORTERS = concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="sextant-funnel-sort")
 
 
 @dataclass(frozen=True)
@@ -438,19 +442,29 @@ class StepStatistics:
 def step_statistics(reached: Int64Array, times: Int64Array, step_count: int) -> StepStatistics:
     """The statistics of attempts that reached `reached` steps at `times` (attempts x steps). Quantiles
     interpolate linearly between the closest ranks, as numpy's do; the median is the 0.5 quantile."""
-    counts = np.cumsum(np.bincount(reached, minlength=step_count + 1)[::-1])[::-1][1:].astype(np.int64)
+    # The attempts are shared out among the cores in parts; per part and step, how many reached the step.
+    bounds = np.linspace(0, len(reached), numba.get_num_threads() + 1).astype(np.int64)
+    ended = np.array([np.bincount(reached[low:high], minlength=step_count + 1) for low, high in pairwise(bounds)])
+    part_counts = np.cumsum(ended[:, ::-1], axis=1)[:, ::-1][:, 1:]  # parts x steps: reached more than k steps
+    counts = part_counts.sum(axis=0).astype(np.int64)
     offsets = np.zeros(step_count + 1, np.int64)
     offsets[2:] = np.cumsum(counts[1:])
+    # Step k's durations are in [offsets[k], offsets[k + 1]), each part's after the parts before it.
+    starts = offsets[:-1] + np.cumsum(part_counts, axis=0) - part_counts
     since_previous = np.empty(offsets[-1], np.int64)
     since_first = np.empty(offsets[-1], np.int64)
-    _fill_durations(reached, times, offsets, since_previous, since_first)
+    _fill_durations(reached, times, bounds, starts.astype(np.int64), since_previous, since_first)
     summaries = np.full((2, step_count, 3), np.nan)
-    for kind, durations in enumerate((since_previous, since_first)):
-        for step in range(1, step_count):
-            values = durations[offsets[step] : offsets[step + 1]]
-            if len(values):
-                values.sort()  # numpy's sort is vectorised: faster than selecting the two ranks in numba
-                summaries[kind, step] = (_quantile(values, 0.5), values.mean(), _quantile(values, 0.9))
+
+    def summarize(task: tuple[int, int]) -> None:
+        kind, step = task
+        values = (since_previous, since_first)[kind][offsets[step] : offsets[step + 1]]
+        values.sort()  # numpy's sort is vectorised: faster than selecting the two ranks in numba
+        summaries[kind, step] = (_quantile(values, 0.5), values.mean(), _quantile(values, 0.9))
+
+    tasks = [(kind, step) for kind in (0, 1) for step in range(1, step_count) if counts[step]]
+    # numpy sorts without the GIL, so the duration sets are sorted on every core at once.
+    list(_SORTERS.map(summarize, tasks))
     return StepStatistics(counts, summaries[0], summaries[1])
 
 
@@ -460,11 +474,12 @@ def _quantile(ordered: Int64Array, level: float) -> float:
     return below + (above - below) * (position - int(position))
 
 
-@numba.njit(cache=True, nogil=True)
-def _fill_durations(reached, times, offsets, since_previous, since_first):  # type: ignore[no-untyped-def]
-    filled = offsets[:-1].copy()
-    for attempt in range(reached.shape[0]):
-        for step in range(1, reached[attempt]):
-            since_previous[filled[step]] = times[attempt, step] - times[attempt, step - 1]
-            since_first[filled[step]] = times[attempt, step] - times[attempt, 0]
-            filled[step] += 1
+@numba.njit(cache=True, parallel=True, nogil=True)
+def _fill_durations(reached, times, bounds, starts, since_previous, since_first):  # type: ignore[no-untyped-def]
+    for part in numba.prange(bounds.shape[0] - 1):
+        filled = starts[part].copy()
+        for attempt in range(bounds[part], bounds[part + 1]):
+            for step in range(1, reached[attempt]):
+                since_previous[filled[step]] = times[attempt, step] - times[attempt, step - 1]
+                since_first[filled[step]] = times[attempt, step] - times[attempt, 0]
+                filled[step] += 1
