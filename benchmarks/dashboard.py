@@ -30,15 +30,14 @@ import uvicorn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from insights import FLOW, PROJECT, SIGNED_UP, Dataset, machine, prepare  # noqa: E402
-
-from sextant.auth import audit, keys, users  # noqa: E402
-from sextant.auth.passwords import generate_password  # noqa: E402
-from sextant.content import dashboards, tiles  # noqa: E402
-from sextant.metadata.models import KeyKind, Role  # noqa: E402
-from sextant.warehouse import timelines  # noqa: E402
-from sextant.web.app import create_app  # noqa: E402
-from sextant.workspace import Workspace  # noqa: E402
+from insights import FLOW, PROJECT, SIGNED_UP, Dataset, machine, prepare
+from sextant.auth import audit, keys, users
+from sextant.auth.passwords import generate_password
+from sextant.content import dashboards, tiles
+from sextant.metadata.models import KeyKind, Role
+from sextant.warehouse import timelines
+from sextant.web.app import create_app
+from sextant.workspace import Workspace
 
 NAME = "Benchmark: product overview"
 USER = "bench@example.com"
@@ -199,7 +198,8 @@ def main() -> None:
     print(f"{'cold: slowest tile request':<28}{median([max(item[2]) for item in cold]):>10.3f}")
     print(f"{'warm: page and 10 tiles':<28}{warm_all:>10.3f}   " + " ".join(f"{item[1]:.3f}" for item in warm))
     print(
-        f"cold/target {cold_all / 1.5:.2f} (target 1.5 s); warm/target {warm_all / 0.1:.2f} (target 0.1 s); cold/warm {cold_all / warm_all:.1f}"
+        f"cold/target {cold_all / 1.5:.2f} (target 1.5 s); warm/target {warm_all / 0.1:.2f} (target 0.1 s); "
+        f"cold/warm {cold_all / warm_all:.1f}"
     )
 
 

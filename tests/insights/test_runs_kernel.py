@@ -69,15 +69,37 @@ def chunks_of(runs: list[list[tuple[int, int]]], size: int) -> tuple[list[np.nda
 def test_joined_runs_copy_every_row_and_tell_whether_each_run_is_in_order(
     runs: list[list[tuple[int, int]]], size: int
 ) -> None:
-    persons, times, found_runs, in_order = runs_kernel.joined_runs(*chunks_of(runs, size), len(runs))
-    assert list(zip(persons.tolist(), times.tolist(), strict=True)) == [row for rows in runs for row in rows]
-    lengths = [len(rows) for rows in runs]
-    assert found_runs.tolist() == [[sum(lengths[:index]), sum(lengths[: index + 1])] for index in range(len(runs))]
-    assert in_order == all(rows == sorted(rows) for rows in runs)
+    with runs_kernel.joined_runs(*chunks_of(runs, size), len(runs)) as joined:
+        rows = list(zip(joined.persons.tolist(), joined.times.tolist(), strict=True))
+        assert rows == [row for rows in runs for row in rows]
+        lengths = [len(rows) for rows in runs]
+        spans = [[sum(lengths[:index]), sum(lengths[: index + 1])] for index in range(len(runs))]
+        assert joined.runs.tolist() == spans
+        assert joined.in_order == all(rows == sorted(rows) for rows in runs)
 
 
 def test_a_run_out_of_order_across_its_chunks_is_found() -> None:
     # Each chunk is sorted; the run is not, where its second chunk begins. The next run may start lower.
     runs = [[(1, 0), (5, 0), (2, 0), (3, 0)], [(0, 0)]]
-    assert not runs_kernel.joined_runs(*chunks_of(runs, 2), 2)[3]
-    assert runs_kernel.joined_runs(*chunks_of([sorted(runs[0]), runs[1]], 2), 2)[3]
+    with runs_kernel.joined_runs(*chunks_of(runs, 2), 2) as joined:
+        assert not joined.in_order
+    with runs_kernel.joined_runs(*chunks_of([sorted(runs[0]), runs[1]], 2), 2) as joined:
+        assert joined.in_order
+
+
+def test_joined_runs_lend_their_memory_to_one_join_at_a_time() -> None:
+    runs = [[(person, 0) for person in range(1000)]]
+    chunks = chunks_of(runs, 300)
+    with runs_kernel.joined_runs(*chunks, 1) as first, runs_kernel.joined_runs(*chunks, 1) as second:
+        assert not np.shares_memory(first.persons, second.persons)
+        assert not np.shares_memory(first.times, second.times)
+        assert first.persons.tolist() == second.persons.tolist() == list(range(1000))
+
+
+def test_lent_memory_is_kept_up_to_a_limit_largest_first() -> None:
+    buffers = runs_kernel._Buffers(kept_bytes=100)
+    small, large, too_large = buffers.take(40), buffers.take(60), buffers.take(200)
+    for buffer in (small, too_large, large):
+        buffers.give(buffer)
+    assert buffers.take(50) is large and buffers.take(10) is small  # too_large was let go
+    assert buffers.take(10) is not too_large

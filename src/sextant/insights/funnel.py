@@ -262,16 +262,19 @@ class FunnelRunner(QueryRunner):
         """The counted attempts of the timeline build's persons, from each step's rows read on their own
         (`step_{k}`), and of the persons read from the events since the build (`recent`)."""
         lanes = [results[f"step_{index}"] for index in range(len(self.spec.steps))]
-        persons, times, runs, in_order = person_runs(lanes, "actor_number", "time")
-        if in_order:
-            window = self.spec.window.seconds * 1_000_000
-            entry_from, entry_to = micros(self.dates.start), micros(self.dates.end)
-            found = funnel_runs.best_attempts(persons, times, runs, entry_from, entry_to, window)
-            parts = [Counted.plain(found.reached, found.entry_time, found.times)]
-        else:  # the warehouse gave a step's rows out of person order: sort them all
-            masks = np.repeat(np.left_shift(1, np.arange(len(lanes), dtype=np.int64)), runs[:, 1] - runs[:, 0])
-            table = pa.table({"actor_number": persons, "time": times, "steps": masks})
-            parts = [self._counted(table, uniques=True)]
+        with person_runs(lanes, "actor_number", "time") as joined:
+            if joined.in_order:
+                window = self.spec.window.seconds * 1_000_000
+                entry_from, entry_to = micros(self.dates.start), micros(self.dates.end)
+                found = funnel_runs.best_attempts(
+                    joined.persons, joined.times, joined.runs, entry_from, entry_to, window
+                )
+                parts = [Counted.plain(found.reached, found.entry_time, found.times)]
+            else:  # the warehouse gave a step's rows out of person order: sort them all
+                sizes = joined.runs[:, 1] - joined.runs[:, 0]
+                masks = np.repeat(np.left_shift(1, np.arange(len(lanes), dtype=np.int64)), sizes)
+                table = pa.table({"actor_number": joined.persons, "time": joined.times, "steps": masks})
+                parts = [self._counted(table, uniques=True)]
         if "recent" in results:
             parts.append(self._counted(results["recent"], uniques=True))
         return Counted.joined(parts)

@@ -330,27 +330,28 @@ class RetentionRunner(QueryRunner):
         }
         lanes = [results[name] for name in ("timeline_starts", "timeline_returns") if name in results]
         read = lanes or [results["timeline"]]
-        numbers, times, runs, in_order = person_runs(read, "person_number", "time")
         buckets = _ordinals(concatenated(read, "day"), spec.interval)
-        counts = None
-        starts = lanes[0].num_rows if lanes else 0
-        if lanes and in_order:  # the start rows, and the return rows (the same ones when one event is both)
-            counts = retention_kernel.count_runs(numbers, buckets, times, runs[[0, -1]], **settings)
-        if counts is None:  # each person's rows merged in time order
-            if lanes:
-                is_start = np.arange(len(numbers)) < starts
-                is_return = ~is_start if len(lanes) == 2 else is_start
-            else:
-                is_start = read[0].column("is_start").to_numpy(zero_copy_only=False).astype(np.bool_)
-                is_return = read[0].column("is_return").to_numpy(zero_copy_only=False).astype(np.bool_)
-            order = person_order(numbers, times)
-            if order is not None:
-                numbers, times, buckets = numbers[order], times[order], buckets[order]
-                is_start, is_return = is_start[order], is_return[order]
-            change = np.ones(len(numbers), np.bool_)
-            change[1:] = numbers[1:] != numbers[:-1]
-            starts_of = np.append(np.flatnonzero(change), len(numbers)).astype(np.int64)
-            counts = retention_kernel.count(starts_of, buckets, times, is_start, is_return, **settings)
+        with person_runs(read, "person_number", "time") as joined:
+            if lanes and joined.in_order:  # the start rows, and the return rows (the same ones for one event)
+                counts = retention_kernel.count_runs(
+                    joined.persons, buckets, joined.times, joined.runs[[0, -1]], **settings
+                )
+            else:  # each person's rows merged in time order
+                if lanes:
+                    is_start = np.arange(len(joined.persons)) < lanes[0].num_rows
+                    is_return = ~is_start if len(lanes) == 2 else is_start
+                else:
+                    is_start = read[0].column("is_start").to_numpy(zero_copy_only=False).astype(np.bool_)
+                    is_return = read[0].column("is_return").to_numpy(zero_copy_only=False).astype(np.bool_)
+                numbers, times = joined.persons, joined.times
+                order = person_order(numbers, times)
+                if order is not None:
+                    numbers, times, buckets = numbers[order], times[order], buckets[order]
+                    is_start, is_return = is_start[order], is_return[order]
+                change = np.ones(len(numbers), np.bool_)
+                change[1:] = numbers[1:] != numbers[:-1]
+                starts_of = np.append(np.flatnonzero(change), len(numbers)).astype(np.int64)
+                counts = retention_kernel.count(starts_of, buckets, times, is_start, is_return, **settings)
         cohorts = [{"cohort": label, "actors": int(size)} for label, size in zip(labels, counts.sizes, strict=True)]
         returns = [
             {"cohort": label, **{f"returned_{index}": int(value) for index, value in enumerate(row)}}

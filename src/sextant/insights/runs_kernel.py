@@ -9,6 +9,11 @@ retention_kernel), or merge them into each person's sequence: a pass over the ro
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+
 import numba
 import numpy as np
 import numpy.typing as npt
@@ -38,12 +43,54 @@ def merged_order(codes: npt.NDArray[np.integer], times: npt.NDArray[np.integer],
     return order
 
 
+@dataclass(frozen=True)
+class JoinedRuns:
+    """Runs joined from their chunks: all persons, all times, each run's rows (first, end), and whether
+    every run is sorted by person, then time."""
+
+    persons: npt.NDArray[np.integer]
+    times: Int64Array
+    runs: Int64Array
+    in_order: bool
+
+
+class _Buffers:
+    """Memory that joined runs are copied into, lent for one question at a time and kept for the next: a
+    fresh block of hundreds of megabytes costs the kernel more to map, zero and back with huge pages than
+    the copy itself (an E100M funnel took 0.2 s or 0.6 s depending on it)."""
+
+    def __init__(self, kept_bytes: int) -> None:
+        self._lock = threading.Lock()
+        self._free: list[npt.NDArray[np.uint8]] = []
+        self._kept_bytes = kept_bytes
+
+    def take(self, size: int) -> npt.NDArray[np.uint8]:
+        with self._lock:
+            # The smallest that fits; the list is kept largest first.
+            fitting = [index for index, buffer in enumerate(self._free) if buffer.size >= size]
+            if fitting:
+                return self._free.pop(fitting[-1])
+        return np.empty(size, np.uint8)
+
+    def give(self, buffer: npt.NDArray[np.uint8]) -> None:
+        with self._lock:
+            kept: list[npt.NDArray[np.uint8]] = []
+            for candidate in sorted([*self._free, buffer], key=len, reverse=True):
+                if sum(item.size for item in kept) + candidate.size <= self._kept_bytes:
+                    kept.append(candidate)  # the largest that fit, which the biggest questions need
+            self._free = kept
+
+
+_BUFFERS = _Buffers(kept_bytes=1 << 30)
+
+
+@contextlib.contextmanager
 def joined_runs(
     person_chunks: list[npt.NDArray[np.integer]], time_chunks: list[Int64Array], chunk_runs: list[int], run_count: int
-) -> tuple[npt.NDArray[np.integer], Int64Array, Int64Array, bool]:
-    """Runs that arrive in chunks (a query's result each, in Arrow batches), joined: all persons and all
-    times, copied once, each run's rows (first, end), and whether every run is sorted by person, then time
-    (checked while copying). `chunk_runs` gives each chunk's run, in order."""
+) -> Iterator[JoinedRuns]:
+    """Runs that arrive in chunks (a query's result each, in Arrow batches), joined: copied once, and
+    checked for order while copying. `chunk_runs` gives each chunk's run, in order. The arrays are lent for
+    the `with` block only."""
     # Empty chunks are left out, so that each chunk's row before it is the last of the chunk before it.
     kept = [index for index, chunk in enumerate(person_chunks) if len(chunk)]
     person_chunks = [person_chunks[index] for index in kept]
@@ -55,15 +102,24 @@ def joined_runs(
     first_chunk = np.searchsorted(np.asarray(chunk_runs, np.int64), np.arange(run_count + 1))
     runs = np.stack([offsets[first_chunk[:-1]], offsets[first_chunk[1:]]], 1)
     dtype = person_chunks[0].dtype if person_chunks else np.dtype(np.int64)
-    persons, times = np.empty(offsets[-1], dtype), np.empty(offsets[-1], np.int64)
-    if not person_chunks:
-        return persons, times, runs, True
-    starts_run = np.ones(len(sizes), np.bool_)  # whether a chunk is the first of its run
-    starts_run[1:] = np.diff(np.asarray(chunk_runs)) != 0
-    in_order = _copy_checked(
-        numba.typed.List(person_chunks), numba.typed.List(time_chunks), offsets, starts_run, persons, times
-    )
-    return persons, times, runs, bool(in_order)
+    rows = int(offsets[-1])
+    person_buffer, time_buffer = _BUFFERS.take(rows * dtype.itemsize), _BUFFERS.take(rows * 8)
+    try:
+        persons = person_buffer[: rows * dtype.itemsize].view(dtype)
+        times = time_buffer[: rows * 8].view(np.int64)
+        in_order = True
+        if person_chunks:
+            starts_run = np.ones(len(sizes), np.bool_)  # whether a chunk is the first of its run
+            starts_run[1:] = np.diff(np.asarray(chunk_runs)) != 0
+            in_order = bool(
+                _copy_checked(
+                    numba.typed.List(person_chunks), numba.typed.List(time_chunks), offsets, starts_run, persons, times
+                )
+            )
+        yield JoinedRuns(persons, times, runs, in_order)
+    finally:
+        _BUFFERS.give(person_buffer)
+        _BUFFERS.give(time_buffer)
 
 
 def person_ranges(persons: npt.NDArray[np.integer], runs: Int64Array, ranges: int | None = None) -> Int64Array:

@@ -8,6 +8,7 @@ The build's rows of every such person are left out, so each person's events are 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from sextant.insights import runs_kernel
+from sextant.insights.runs_kernel import JoinedRuns
 from sextant.warehouse import state, tables, timelines
 from sextant.warehouse.engine import Engine
 
@@ -171,11 +173,9 @@ def concatenated(tables: Sequence[pa.Table], column: str) -> npt.NDArray[Any]:
     return values.view(np.int64) if values.dtype.kind == "M" else values
 
 
-def person_runs(
-    tables: Sequence[pa.Table], persons: str, times: str
-) -> tuple[npt.NDArray[np.integer], npt.NDArray[np.int64], npt.NDArray[np.int64], bool]:
-    """The person and time columns of `tables` (one event's timeline rows each) as one array each, each
-    table's rows (first, end), and whether each table's rows are sorted by person, then time."""
+def person_runs(tables: Sequence[pa.Table], persons: str, times: str) -> contextlib.AbstractContextManager[JoinedRuns]:
+    """The person and time columns of `tables` (one event's timeline rows each) joined, each table a run
+    (`runs_kernel.joined_runs`: the arrays are lent for a `with` block)."""
     person_chunks = [chunk.to_numpy(zero_copy_only=False) for table in tables for chunk in table.column(persons).chunks]
     time_chunks = [
         chunk.to_numpy(zero_copy_only=False).view(np.int64) for table in tables for chunk in table.column(times).chunks
