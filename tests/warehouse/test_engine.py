@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -170,3 +171,21 @@ def test_threads_read_their_own_tables_of_the_same_name(engine: Engine, handles:
         thread.join(60)
     assert errors == []
     assert results == {number: [number] * (number + 1) * 5 for number in range(4)}
+
+
+def test_a_cursor_reads_instants_in_utc_whatever_the_machines_time_zone(
+    tmp_path: Path, engine_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        opened = connect(warehouse_url(engine_name, tmp_path))
+        evening = exp.Cast(this=exp.Placeholder(this="at"), to=exp.DataType.build("timestamptz"))
+        statement = exp.select(exp.Cast(this=evening, to=exp.DataType.build("date")).as_("day"))
+        instant = {"at": dt.datetime(2024, 1, 1, 20, tzinfo=dt.UTC)}  # 05:00 on 2 January in Tokyo
+        days = [handle.execute(statement, instant).to_pylist() for handle in (opened, opened.cursor())]
+        opened.close()
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert days == [[{"day": dt.date(2024, 1, 1)}]] * 2

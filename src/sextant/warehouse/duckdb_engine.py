@@ -40,13 +40,15 @@ class DuckDBEngine(Engine):
             path = ":memory:" if path in {":memory:", "/:memory:"} else path
             try:
                 connection = duckdb.connect(path)
-                connection.execute("SET TimeZone = 'UTC'")
-                connection.execute("SET enable_progress_bar = false")
             except duckdb.IOException as error:
                 raise WarehouseError(
                     f"cannot open the DuckDB warehouse {path}: {error}. Only one process may write a DuckDB "
                     "file; if a Sextant server owns it, send writes through the server's API"
                 ) from None
+        # Session settings, which a cursor does not inherit: without them a cursor reads instants in the
+        # machine's time zone.
+        connection.execute("SET TimeZone = 'UTC'")
+        connection.execute("SET enable_progress_bar = false")
         self.connection = connection
         # Registered Arrow tables are per connection; one lock keeps concurrent callers apart.
         self._lock = threading.RLock()
