@@ -314,9 +314,10 @@ class ChDBServer:
         """Swap the live temporary tables for those of `session`, so that sessions do not see each other's."""
         if session == self.live_session:
             return
-        live = self._scalar("SELECT arrayStringConcat(groupArray(name), '\\n') FROM system.tables WHERE is_temporary")
+        # One name per line (TabSeparated escapes a newline inside a value, so names cannot be joined by one).
+        live = self._scalar("SELECT name FROM system.tables WHERE is_temporary")
         if live and self.live_session is not None:
-            names = live.split("\n")
+            names = live.splitlines()
             for name in names:
                 stash = _identifier(f"{_session_key(self.live_session)}_{name}")
                 self.connection.query(
