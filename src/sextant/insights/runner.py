@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import os
 import threading
 import time
 from abc import ABC, abstractmethod
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
@@ -203,7 +205,7 @@ def _run_once(spec: InsightSpec, context: QueryContext, dates: DateRange) -> Que
     runner = runner_class(spec.kind)(spec, context, dates)
     queries = runner.queries()
     compiled = time.perf_counter()
-    results = {name: execute(context, query, runner.parameters) for name, query in queries.items()}
+    results = _execute_all(context, queries, runner.parameters)
     executed = time.perf_counter()
     shaped = runner.shape(results)
     finished = time.perf_counter()
@@ -227,6 +229,28 @@ def _run_once(spec: InsightSpec, context: QueryContext, dates: DateRange) -> Que
 def execute(context: QueryContext, query: exp.Expr, parameters: Parameters) -> pa.Table:
     """Run one compiled query with the parameters and attached tables it refers to."""
     return context.engine.execute(query, _used(query, parameters.values), _read(query, parameters.tables))
+
+
+# The queries of one question run side by side, one per core, each on a handle of its own: DuckDB plans
+# and starts a small query on one thread, so a 10-step funnel's ten step queries one after another left a
+# core idle for a third of their time (E10M: 36 ms one after another, 26 ms two at a time).
+_QUERY_THREADS = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="sextant-query")
+
+
+def _execute_all(context: QueryContext, queries: dict[str, exp.Expr], parameters: Parameters) -> dict[str, pa.Table]:
+    if len(queries) < 2:
+        return {name: execute(context, query, parameters) for name, query in queries.items()}
+
+    def run(query: exp.Expr) -> pa.Table:
+        handle = context.engine.cursor()
+        try:
+            return execute(replace(context, engine=handle), query, parameters)
+        finally:
+            if handle is not context.engine:  # engines that serialise their callers hand out themselves
+                handle.close()
+
+    running = {name: _QUERY_THREADS.submit(run, query) for name, query in queries.items()}
+    return {name: future.result() for name, future in running.items()}
 
 
 def _used(query: exp.Expr, values: dict[str, object]) -> dict[str, object]:
