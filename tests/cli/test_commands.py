@@ -84,6 +84,37 @@ def test_import_prints_a_summary(tmp_path: Path) -> None:
     assert "event Debug is on the deny list" in result.output
 
 
+def test_import_into_a_project_file_does_not_load_the_web_application(tmp_path: Path) -> None:
+    """The web application and the insight engine took a second of each import's startup; an import that
+    writes the warehouse itself needs neither (a fresh process: this one has loaded both already)."""
+    import subprocess
+    import sys
+
+    project = tmp_path / "p"
+    assert runner.invoke(app, ["init", str(project)]).exit_code == 0
+    events = tmp_path / "events.ndjson"
+    events.write_text('{"event": "a", "distinct_id": "u"}\n')
+    script = (
+        "import sys\n"
+        "from sextant.cli import main\n"
+        "sys.argv = ['sextant', *sys.argv[1:]]\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as exit:\n"
+        "    assert not exit.code, exit.code\n"
+        "print(sorted(name for name in sys.modules if name.startswith(('sextant.web', 'sextant.server', "
+        "'sextant.insights.runner', 'sextant.catalog'))))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, "import", str(events), "-p", str(project)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+    assert "stored" in result.stdout  # the import ran: its summary was printed
+
+
 def test_demo_builds_a_project_through_the_import_path(tmp_path: Path) -> None:
     from sextant.warehouse.engine import connect
 

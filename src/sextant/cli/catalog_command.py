@@ -9,12 +9,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from sextant import catalog
 from sextant.cli.app import app, console
 from sextant.cli.instance_commands import call_server
 from sextant.ingest import tracking_plan
 from sextant.project import Project
-from sextant.server import running_server
 from sextant.workspace import Workspace
 
 
@@ -25,6 +23,9 @@ def catalog_(
 ) -> None:
     """List every event seen and every planned event: volume over 30 days, first and last seen, planned or
     not, and properties with their observed types."""
+    from sextant import catalog
+    from sextant.server import running_server
+
     loaded = Project.load(project)
     server = running_server(loaded)
     if server:

@@ -4,22 +4,30 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from sextant.cli.app import cohorts_app, console
-from sextant.client import ProjectClient
 from sextant.errors import QueryError
 
+if TYPE_CHECKING:
+    from sextant.client import ProjectClient
+
 ProjectOption = Annotated[Path, typer.Option("--project", "-p", help="The project directory.")]
+
+
+def _client(project: Path) -> ProjectClient:
+    from sextant.client import ProjectClient  # it imports the web application: only when a command runs
+
+    return ProjectClient(project)
 
 
 @cohorts_app.command("list")
 def list_cohorts(project: ProjectOption = Path(".")) -> None:
     """List saved cohorts with their kind and definition."""
-    with ProjectClient(project) as client:
+    with _client(project) as client:
         cohorts = client.cohorts()
     table = Table("id", "name", "kind", "size", "definition", title=f"{len(cohorts)} cohorts")
     for cohort in cohorts:
@@ -39,7 +47,7 @@ def create_cohort(
         body = json.loads(body_file.read_text())
     except (OSError, json.JSONDecodeError) as error:
         raise QueryError(f"cannot read the cohort {body_file}: {error}") from None
-    with ProjectClient(project) as client:
+    with _client(project) as client:
         saved = client.create_cohort(body)
     console.print(f"Saved cohort [bold]{saved['id']}[/] ({saved['name']}, {saved['kind']}).")
 
@@ -49,6 +57,6 @@ def delete_cohort(
     cohort: Annotated[int, typer.Argument(help="The cohort id.")], project: ProjectOption = Path(".")
 ) -> None:
     """Delete a saved cohort."""
-    with ProjectClient(project) as client:
+    with _client(project) as client:
         client.delete_cohort(cohort)
     console.print(f"Deleted cohort {cohort}.")

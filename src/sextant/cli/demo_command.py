@@ -9,12 +9,10 @@ from typing import Annotated
 
 import typer
 
-from sextant import demo, instances, server
+from sextant import demo
 from sextant.auth.keys import create_key
 from sextant.cli.app import app, console
 from sextant.cli.import_command import build_timelines, print_summary, run_import
-from sextant.demo import dashboards as demo_dashboards
-from sextant.demo.accounts import ensure_demo_users
 from sextant.errors import ConfigError
 from sextant.ingest.destinations import WarehouseDestination
 from sextant.ingest.importer import Preset
@@ -36,6 +34,9 @@ def demo_(
 ) -> None:
     """Build a demo project of Lodestar, a code-search company (cloud users, self-hosted instances,
     business data), load it through the ingestion pipeline, then serve it."""
+    from sextant.demo import dashboards as demo_dashboards
+    from sextant.demo.accounts import ensure_demo_users
+
     directory = directory.resolve()
     if (directory / CONFIG_FILE).exists() and rebuild:
         shutil.rmtree(directory)
@@ -69,35 +70,39 @@ def demo_(
         f"http://127.0.0.1:{port}/api/v1/query"
     )
     if serve:
+        from sextant import server
+
         console.print(f"Serving at [bold]http://127.0.0.1:{port}[/] (Ctrl+C to stop)")
         server.serve(str(directory), port=port)
 
 
-EXAMPLE_QUERIES = {
-    # The same questions as the demo dashboards' tiles.
-    "signup-funnel.json": demo_dashboards.SIGNUP_FUNNEL,
-    "weekly-retention.json": demo_dashboards.WEEKLY_RETENTION,
-    "active-users.json": demo_dashboards.ACTIVE_USERS,
-    "searches-by-plan.json": {
-        "kind": "segmentation",
-        "date_from": "-30d",
-        "interval": "week",
-        "series": [{"event": "Search Submitted", "math": "unique"}],
-        "breakdown": {"type": "person", "key": "plan"},
-    },
-}
-
-
 def write_example_queries(directory: Path) -> Path:
     """Insight specs for the demo's questions, to run with `sextant query` or POST to /api/v1/query."""
+    from sextant.demo import dashboards as demo_dashboards
+
+    examples = {
+        # The same questions as the demo dashboards' tiles.
+        "signup-funnel.json": demo_dashboards.SIGNUP_FUNNEL,
+        "weekly-retention.json": demo_dashboards.WEEKLY_RETENTION,
+        "active-users.json": demo_dashboards.ACTIVE_USERS,
+        "searches-by-plan.json": {
+            "kind": "segmentation",
+            "date_from": "-30d",
+            "interval": "week",
+            "series": [{"event": "Search Submitted", "math": "unique"}],
+            "breakdown": {"type": "person", "key": "plan"},
+        },
+    }
     queries = directory / "queries"
     queries.mkdir(exist_ok=True)
-    for name, spec in EXAMPLE_QUERIES.items():
+    for name, spec in examples.items():
         (queries / name).write_text(json.dumps(spec, indent=2) + "\n")
     return queries
 
 
 def build(directory: Path, events: int, seed: int) -> Workspace:
+    from sextant import instances
+
     workspace, _ = Workspace.initialize(directory, name="lodestar", timezone="America/Los_Angeles")
     config = workspace.project.config
     telemetry = config.telemetry.model_copy(update={"releases": list(demo.telemetry.RELEASES)})

@@ -16,7 +16,6 @@ from sextant.ingest.destinations import Destination, ServerDestination, Warehous
 from sextant.ingest.importer import FileFormat, ImportSummary, Preset
 from sextant.ingest.store import EventStore
 from sextant.project import Project
-from sextant.server import running_server
 from sextant.warehouse import timelines
 from sextant.workspace import Workspace
 
@@ -53,7 +52,13 @@ def import_(
     properties. Writes through the running server if one owns the project, directly otherwise."""
     loaded = Project.load(project)
     columns = parse_mapping(mapping or [])
-    server = running_server(loaded)
+    server = None
+    # A server writes this file when it starts. Without it no server owns the warehouse, and the web
+    # application that `sextant.server` imports (about a second of startup) is not loaded.
+    if loaded.server_file.exists():
+        from sextant.server import running_server
+
+        server = running_server(loaded)
     workspace = None
     destination: Destination
     if server:

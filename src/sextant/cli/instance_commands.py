@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import httpx
 import typer
 from rich.table import Table
 
-from sextant import instances
 from sextant.cli.app import console, instances_app
 from sextant.errors import SextantError
 from sextant.project import Project
-from sextant.server import RunningServer, running_server
 from sextant.warehouse import tables
 from sextant.workspace import Workspace
+
+if TYPE_CHECKING:
+    from sextant.server import RunningServer
 
 ProjectOption = Annotated[Path, typer.Option("--project", "-p", help="The project directory.")]
 COLUMNS = (
@@ -34,6 +35,9 @@ COLUMNS = (
 @instances_app.command("list")
 def list_(project: ProjectOption = Path(".")) -> None:
     """Every known instance with its account, version and telemetry status."""
+    from sextant import instances
+    from sextant.server import running_server
+
     loaded = Project.load(project)
     server = running_server(loaded)
     if server:
@@ -68,12 +72,17 @@ def import_licenses(
     project: ProjectOption = Path("."),
 ) -> None:
     """Link instances to accounts from a licenses export."""
+    from sextant import instances
+
     links = instances.links_from_licenses(path)
     _store(Project.load(project), links, "license")
     console.print(f"Linked {len(links)} instances from {path.name}")
 
 
 def _store(project: Project, links: list[tuple[str, str | None, str | None]], source: str) -> None:
+    from sextant import instances
+    from sextant.server import running_server
+
     server = running_server(project)
     if server:
         body = {

@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from sextant import server
 from sextant.auth import audit
 from sextant.auth.passwords import generate_password
 from sextant.auth.users import create_user, normalize_email
@@ -48,4 +47,6 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port to listen on (default from sextant.yaml).")] = None,
 ) -> None:
     """Start the HTTP server (ingestion API and web app), by default on 127.0.0.1:8000."""
+    from sextant import server
+
     server.serve(str(directory), host=host, port=port)

@@ -12,9 +12,7 @@ import typer
 from rich.table import Table
 
 from sextant.cli.app import app, console
-from sextant.client import ProjectClient
 from sextant.errors import QueryError
-from sextant.insights.runner import runner_class
 
 
 @app.command("query")
@@ -27,6 +25,10 @@ def query(
     refresh: Annotated[bool, typer.Option("--refresh", help="Skip the results cache.")] = False,
 ) -> None:
     """Run an insight query: segmentation, funnel, retention, stickiness, lifecycle or active_users."""
+    # Both import the insight engine, and the client the web application: only when a query runs.
+    from sextant.client import ProjectClient
+    from sextant.insights.runner import runner_class
+
     text = sys.stdin.read() if str(spec_file) == "-" else _read(spec_file)
     try:
         spec: Any = json.loads(text)

@@ -4,14 +4,16 @@ that owns it (DuckDB allows one writer, design decision 3)."""
 from __future__ import annotations
 
 import time
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import httpx
 import pyarrow as pa
 
 from sextant.errors import IngestError
 from sextant.ingest.store import EventStore, WriteCounts
-from sextant.server import RunningServer
+
+if TYPE_CHECKING:  # the server module imports the web application, which an import into a file never needs
+    from sextant.server import RunningServer
 
 # Rows per request to a running server: large enough to be efficient, small enough to keep it responsive.
 SERVER_BATCH_ROWS = 100_000
