@@ -301,3 +301,98 @@ def test_typed_columns_from_files_and_unmapped_columns_become_properties() -> No
     ]
     assert bad.column("row_index").to_pylist() == [2]
     assert bad.column("error_field").to_pylist() == ["event"]
+
+
+def test_text_columns_are_passed_on_as_they_are_only_where_normalization_keeps_them() -> None:
+    """Typed text columns (Parquet, CSV) are passed on instead of exported again where the normalized value
+    is the column's text; every value that normalization changes must still come out changed."""
+    table = pa.table(
+        {
+            "event": ["Search", "Search", "Search", "Search", "Search", ""],
+            "distinct_id": ["alice", None, "", "dave", "erin", "frank"],
+            "user_id": ["u-1", "u-2", "u-3", "", None, None],
+            "device_id": [None, None, "d-3", None, "", None],
+            "properties": ['{"q":  "a b"}', None, "", "null", "{}", "{}"],
+            "groups": [None, '{"account": "acme"}', "{}", "", '{ "account" : "beta" }', "{}"],
+            "session_id": ["", "s-2", None, "s-4", "s-5", None],
+        }
+    )
+    context = Context(received_at=RECEIVED, source="import", settings=SETTINGS, first_index=10)
+    source = normalize.column_input(table.schema)
+    good, bad = normalize.normalize(normalize.with_context(table, context), source, SETTINGS)
+    columns = ["row_index", "distinct_id", "user_id", "device_id", "properties", "groups", "session_id"]
+    assert good.select(columns).to_pylist() == [
+        {
+            "row_index": 10,
+            "distinct_id": "alice",
+            "user_id": "u-1",
+            "device_id": None,
+            "properties": '{"q":  "a b"}',  # kept as written, whitespace and all
+            "groups": "{}",
+            "session_id": None,
+        },
+        {
+            "row_index": 11,
+            "distinct_id": "u-2",
+            "user_id": "u-2",
+            "device_id": None,
+            "properties": "{}",
+            "groups": '{"account": "acme"}',
+            "session_id": "s-2",
+        },
+        {
+            "row_index": 12,
+            "distinct_id": "u-3",
+            "user_id": "u-3",
+            "device_id": "d-3",
+            "properties": "{}",
+            "groups": "{}",
+            "session_id": None,
+        },
+        {
+            "row_index": 13,
+            "distinct_id": "dave",
+            "user_id": None,
+            "device_id": None,
+            "properties": "{}",
+            "groups": "{}",
+            "session_id": "s-4",
+        },
+        {
+            "row_index": 14,
+            "distinct_id": "erin",
+            "user_id": None,
+            "device_id": None,
+            "properties": "{}",
+            "groups": '{ "account" : "beta" }',
+            "session_id": "s-5",
+        },
+    ]
+    assert good.schema == pa.schema([("request", pa.int64()), ("row_index", pa.int64()), *normalize.NORMALIZED_SCHEMA])
+    assert bad.select(["row_index", "error_field"]).to_pylist() == [{"row_index": 15, "error_field": "event"}]
+
+
+def test_passed_on_columns_stay_with_their_rows_in_large_batches() -> None:
+    """DuckDB scans a large batch on several threads; the columns passed on must still line up with the
+    rows normalization exported (each row's ids are derived from its position here)."""
+    count = 300_000
+    table = pa.table(
+        {
+            "event": [f"e{number % 7}" for number in range(count)],
+            "timestamp": pa.array(range(1714564800, 1714564800 + count), pa.int64()),
+            "distinct_id": [f"d{number}" if number % 5 else "" for number in range(count)],
+            "user_id": [f"u{number}" for number in range(count)],
+            "properties": [f'{{"n": {number}}}' for number in range(count)],
+        }
+    )
+    context = Context(received_at=dt.datetime(2030, 1, 1, tzinfo=dt.UTC), source="import", settings=SETTINGS)
+    good, bad = normalize.normalize(
+        normalize.with_context(table, context), normalize.column_input(table.schema), SETTINGS
+    )
+    assert bad.num_rows == 0
+    rows = good.select(["row_index", "event", "distinct_id", "properties", "timestamp"]).to_pydict()
+    assert rows["row_index"] == list(range(count))
+    assert rows["event"] == [f"e{number % 7}" for number in range(count)]
+    assert rows["distinct_id"] == [f"d{number}" if number % 5 else f"u{number}" for number in range(count)]
+    assert rows["properties"] == [f'{{"n": {number}}}' for number in range(count)]
+    assert [moment.timestamp() for moment in rows["timestamp"]] == list(range(1714564800, 1714564800 + count))

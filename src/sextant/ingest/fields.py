@@ -62,6 +62,9 @@ class FieldSource:
     # which is cheaper than parsing each field's JSON again).
     json_type: str | None = None
     json_text: str | None = None
+    # The input's Arrow text column that `sql` reads as it is: where the normalized value is that text, the
+    # column itself is passed on instead of DuckDB exporting the same strings again.
+    column: str | None = None
 
 
 def extract(name: str, source: FieldSource) -> list[str]:
