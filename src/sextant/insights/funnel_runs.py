@@ -102,8 +102,11 @@ def _pass(persons, times, cut, offsets, entry_from, entry_to, window, entry_time
                 deadline = start_time + window
                 if best > 0:
                     # Only a chain that gets further than the best wins, so it needs an event of step `best`
-                    # within this entry's window: that is looked for first, as a chain would look for it.
-                    probe = _first_from(persons, times, found, looked_up, stop, best, person, out, start_time)
+                    # within this entry's window: that is looked for first, as a chain would look for it. A
+                    # later entry's chain reaches every step no earlier than an earlier entry's did, so that
+                    # event also comes no earlier than the best chain's step `best - 1`.
+                    since = max(start_time, step_times[out, best - 1])
+                    probe = _first_from(persons, times, found, looked_up, stop, best, person, out, since)
                     if probe == stop[best] or persons[probe] != person:
                         break  # nor does any later entry have one
                     if times[probe] > deadline:
