@@ -10,7 +10,7 @@ Questions and peers (every peer gives the same answer as Sextant, and the script
 1. funnel: App Opened -> Search Submitted -> Result Clicked within 1 day, each person counted once with
    their best attempt. Peers: DuckDB SQL (chained ASOF joins) on the same DuckDB file's `events` table;
    chDB's `windowFunnel(86400)` on a MergeTree ordered by (person, time); polars (`join_asof`).
-2. funnel10: the 10-step funnel against the 3-step one (Sextant only).
+2. funnel10: the 10-step funnel against the 3-step one, for Sextant and for chDB's windowFunnel.
 3. active_users: DAU, WAU and MAU for each of the 90 days, and distinct actors per calendar month.
    Peers: DuckDB SQL on the raw events, the same SQL on Sextant's `user_days` rollup, and polars.
 4. retention: weekly, 8 cohorts of first-time `Signed Up`, returning with `App Opened` in weeks 1-7.
