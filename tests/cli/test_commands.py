@@ -127,8 +127,11 @@ def test_demo_builds_a_project_through_the_import_path(tmp_path: Path) -> None:
     warehouse.close()
     assert stored["n"] == stored["ids"] > 15_000  # retried events were deduplicated on the way in
     assert "duplicates skipped" in result.output
+    # A new demo asks its dashboards' questions once (compiling the insight passes); an existing one does not.
+    assert "Answering the dashboards' questions once" in result.output
     again = runner.invoke(app, ["demo", str(directory), "--no-serve"])
     assert again.exit_code == 0 and "Using the demo project" in again.output
+    assert "Answering" not in again.output
 
     # The example questions the demo writes are answered from its data.
     answers = {}

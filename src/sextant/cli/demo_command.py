@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -40,7 +40,8 @@ def demo_(
     directory = directory.resolve()
     if (directory / CONFIG_FILE).exists() and rebuild:
         shutil.rmtree(directory)
-    if (directory / CONFIG_FILE).exists():
+    built = not (directory / CONFIG_FILE).exists()
+    if not built:
         console.print(f"Using the demo project in {directory} (pass --rebuild to start over)")
         workspace = Workspace.open(directory)
     else:
@@ -49,6 +50,8 @@ def demo_(
         workspace = build(directory, events, seed)
     people = ensure_demo_users(workspace.metadata)
     boards = demo_dashboards.create_demo_dashboards(workspace.metadata)
+    if built:
+        answer_once(workspace, demo_dashboards.questions())
     ingest_key = create_key(workspace.metadata, KeyKind.INGEST, "demo ingest key")
     api_key = create_key(workspace.metadata, KeyKind.PERSONAL, "demo API key", user_id=people[0].id)
     workspace.close()
@@ -74,6 +77,21 @@ def demo_(
 
         console.print(f"Serving at [bold]http://127.0.0.1:{port}[/] (Ctrl+C to stop)")
         server.serve(str(directory), port=port)
+
+
+def answer_once(workspace: Workspace, specs: list[dict[str, Any]]) -> None:
+    """Ask each dashboard question once, so that the first pages open quickly: on a fresh install the
+    insight engine's compiled passes are compiled on first use (about 5 s for a funnel) and then kept in
+    numba's cache for every later process."""
+    from rich.progress import track
+
+    from sextant.ingest.tracking_plan import PlanFile
+    from sextant.insights.service import Insights
+
+    plan = PlanFile(workspace.project.directory / "tracking_plan.yaml")
+    insights = Insights(workspace.project, workspace.warehouse, lambda: plan.plan, workspace.metadata)
+    for spec in track(specs, description="Answering the dashboards' questions once", console=console):
+        insights.query(spec)
 
 
 def write_example_queries(directory: Path) -> Path:

@@ -236,6 +236,14 @@ def create_demo_dashboards(metadata: sessionmaker[Session]) -> list[Dashboard]:
     return made
 
 
+def questions() -> list[dict[str, Any]]:
+    """The specs of the dashboards' looks, each once, in the order the dashboards show them."""
+    specs: list[dict[str, Any]] = []
+    for _, items in DASHBOARDS.values():
+        specs += [item[2] for item in items if item[0] == "look" and item[2] not in specs]
+    return specs
+
+
 def _shared_folder(metadata: sessionmaker[Session]) -> int:
     with metadata() as session:
         found = session.scalar(
