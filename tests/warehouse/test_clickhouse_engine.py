@@ -7,6 +7,7 @@ import socket
 import urllib.parse
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from sextant.errors import WarehouseError
@@ -53,3 +54,31 @@ def test_a_missing_database_or_server_is_a_warehouse_error(tmp_path: Path) -> No
         port = probe.getsockname()[1]
     with pytest.raises(WarehouseError, match=f"cannot open the ClickHouse warehouse sextant at 127.0.0.1:{port}"):
         connect(f"clickhouse://127.0.0.1:{port}/sextant")
+
+
+def test_cursors_of_a_server_engine_reuse_the_connections_of_closed_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Opening a connection costs round trips, and a question takes a cursor for each of its queries."""
+    import clickhouse_connect
+
+    opened: list[object] = []
+    get_client = clickhouse_connect.get_client
+
+    def counted(**settings: object) -> object:
+        opened.append(get_client(**settings))
+        return opened[-1]
+
+    monkeypatch.setattr(clickhouse_connect, "get_client", counted)
+    engine = connect(warehouse_url("clickhouse", tmp_path))
+    two_at_once = [engine.cursor(), engine.cursor()]
+    for number, cursor in enumerate(two_at_once):
+        assert cursor.execute(f"SELECT {number} AS n").to_pylist() == [{"n": number}]
+        cursor.close()
+    for number in range(10):
+        cursor = engine.cursor()
+        incoming = pa.table({"n": [number]})
+        assert cursor.execute("SELECT n FROM incoming", tables={"incoming": incoming}).to_pylist() == [{"n": number}]
+        cursor.close()
+    assert len(opened) == 3  # the engine's own and the two cursors' that were open at once
+    engine.close()

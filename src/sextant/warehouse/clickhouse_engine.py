@@ -218,27 +218,13 @@ class ChDBEngine(ClickHouseEngine):
 class ClickHouseServerEngine(ClickHouseEngine):
     """A ClickHouse server over HTTP (`clickhouse://user:password@host:8123/database`)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, clients: _Clients | None = None) -> None:
         super().__init__(url)
-        import clickhouse_connect
-
-        parts = urllib.parse.urlsplit(url)
-        host, port = parts.hostname or "localhost", parts.port or 8123
-        database = parts.path.strip("/") or "default"
-        try:
-            self.client = clickhouse_connect.get_client(
-                host=host,
-                port=port,
-                username=urllib.parse.unquote(parts.username or "default"),
-                password=urllib.parse.unquote(parts.password or ""),
-                database=database,
-                settings=SESSION_SETTINGS,
-            )
-        except Exception as error:
-            raise WarehouseError(
-                f"cannot open the ClickHouse warehouse {database} at {host}:{port}: {error}. Check that the server "
-                "is running, that the database exists and the user and password in the warehouse URL"
-            ) from None
+        # Cursors borrow their client from the engine they came from: opening one costs round trips (the
+        # server's version and settings), and a question may take a cursor for each of its queries.
+        self._owns_clients = clients is None
+        self._clients = _Clients(url) if clients is None else clients
+        self.client = self._clients.take()
         # The client's session holds the temporary tables of a statement and takes one request at a time.
         self._lock = threading.RLock()
 
@@ -266,10 +252,66 @@ class ClickHouseServerEngine(ClickHouseEngine):
         self.client.insert_arrow(name, arrow)
 
     def cursor(self) -> ClickHouseServerEngine:
-        return ClickHouseServerEngine(self.url)
+        return ClickHouseServerEngine(self.url, self._clients)
 
     def close(self) -> None:
-        self.client.close()
+        if self._owns_clients:
+            self._clients.close()
+            self.client.close()
+        else:
+            self._clients.give(self.client)
+
+
+class _Clients:
+    """The idle clients of a server engine and its cursors. A cursor's statements drop their temporary
+    tables when they end, so a returned client's session holds nothing of the cursor that used it."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._idle: list[Any] = []
+        self._closed = False
+        self._lock = threading.Lock()
+
+    def take(self) -> Any:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+        return _connect(self.url)
+
+    def give(self, client: Any) -> None:
+        with self._lock:
+            if not self._closed:
+                self._idle.append(client)
+                return
+        client.close()  # the engine the cursor came from is closed
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed, idle, self._idle = True, self._idle, []
+        for client in idle:
+            client.close()
+
+
+def _connect(url: str) -> Any:
+    import clickhouse_connect
+
+    parts = urllib.parse.urlsplit(url)
+    host, port = parts.hostname or "localhost", parts.port or 8123
+    database = parts.path.strip("/") or "default"
+    try:
+        return clickhouse_connect.get_client(
+            host=host,
+            port=port,
+            username=urllib.parse.unquote(parts.username or "default"),
+            password=urllib.parse.unquote(parts.password or ""),
+            database=database,
+            settings=SESSION_SETTINGS,
+        )
+    except Exception as error:
+        raise WarehouseError(
+            f"cannot open the ClickHouse warehouse {database} at {host}:{port}: {error}. Check that the server "
+            "is running, that the database exists and the user and password in the warehouse URL"
+        ) from None
 
 
 # Statements that answer with rows; the rest run as commands. Queries may start with comments or parentheses
