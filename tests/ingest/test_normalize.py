@@ -396,3 +396,26 @@ def test_passed_on_columns_stay_with_their_rows_in_large_batches() -> None:
     assert rows["distinct_id"] == [f"d{number}" if number % 5 else f"u{number}" for number in range(count)]
     assert rows["properties"] == [f'{{"n": {number}}}' for number in range(count)]
     assert [moment.timestamp() for moment in rows["timestamp"]] == list(range(1714564800, 1714564800 + count))
+
+
+def test_passed_on_columns_follow_row_index_when_the_query_reorders_rows() -> None:
+    """DuckDB may return a projection's rows in another order than its input's; the input's text columns
+    must then be matched to the result rows by row_index, not by position."""
+    table = pa.table({"event": ["A", "B", "C"], "distinct_id": ["a", "b", "c"]})
+    context = Context(received_at=RECEIVED, source="import", settings=SETTINGS, first_index=5)
+    rows = normalize.with_context(table, context)
+    result = pa.table(
+        {
+            "row_index": pa.array([7, 5, 6], pa.int64()),
+            "event": pa.array([None, None, None], pa.string()),
+            "event_replaced": [False, False, False],
+            "distinct_id": pa.array([None, "B!", None], pa.string()),
+            "distinct_id_replaced": [False, True, False],
+        }
+    )
+    merged = normalize._with_input_columns(result, rows, {"event": "event", "distinct_id": "distinct_id"})
+    assert merged.select(["row_index", "event", "distinct_id"]).to_pylist() == [
+        {"row_index": 7, "event": "C", "distinct_id": "c"},
+        {"row_index": 5, "event": "A", "distinct_id": "B!"},
+        {"row_index": 6, "event": "B", "distinct_id": "b"},
+    ]

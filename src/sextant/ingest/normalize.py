@@ -398,11 +398,15 @@ def normalize(input_rows: pa.Table, source: Input, settings: IngestSettings) -> 
 
 def _with_input_columns(result: pa.Table, input_rows: pa.Table, passed: Mapping[str, str]) -> pa.Table:
     """`result` with each passed-through field (field -> input column) taken from the input where the query
-    did not replace it. The query is a projection of one scan, which DuckDB returns in the input's order
-    (`preserve_insertion_order`, on by default), so result rows and input rows match by position."""
+    did not replace it. DuckDB may return a projection's rows in another order than its Arrow input's (it did
+    for a 46,521-row demo chunk), so the input rows are matched to the result's by `row_index`."""
+    inputs = input_rows.select(list(dict.fromkeys(passed.values())))
+    if not result.column("row_index").equals(input_rows.column("row_index")):
+        first = input_rows.column("row_index")[0].as_py() if input_rows.num_rows else 0
+        inputs = inputs.take(pc.subtract(result.column("row_index"), first))
     for name, column in passed.items():
         replaced = result.column(f"{name}_replaced")
-        given = input_rows.column(column)
+        given = inputs.column(column)
         value = pc.if_else(replaced, result.column(name), given) if pc.any(replaced).as_py() else given
         result = result.set_column(result.schema.get_field_index(name), name, value)
     return result
