@@ -402,8 +402,7 @@ def _with_input_columns(result: pa.Table, input_rows: pa.Table, passed: Mapping[
     for a 46,521-row demo chunk), so the input rows are matched to the result's by `row_index`."""
     inputs = input_rows.select(list(dict.fromkeys(passed.values())))
     if not result.column("row_index").equals(input_rows.column("row_index")):
-        first = input_rows.column("row_index")[0].as_py() if input_rows.num_rows else 0
-        inputs = inputs.take(pc.subtract(result.column("row_index"), first))
+        inputs = inputs.take(pc.index_in(result.column("row_index"), value_set=input_rows.column("row_index")))
     for name, column in passed.items():
         replaced = result.column(f"{name}_replaced")
         given = inputs.column(column)
