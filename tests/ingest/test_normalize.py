@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sextant.ingest import normalize
+from sextant.ingest import normalize, scratch
 from sextant.ingest.normalize import Context, normalize_documents
 from sextant.project import IngestSettings
 
@@ -418,4 +418,42 @@ def test_passed_on_columns_follow_row_index_when_the_query_reorders_rows() -> No
         {"row_index": 7, "event": "C", "distinct_id": "c"},
         {"row_index": 5, "event": "A", "distinct_id": "B!"},
         {"row_index": 6, "event": "B", "distinct_id": "b"},
+    ]
+
+
+def test_rows_come_in_arrival_order_when_the_query_reorders_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The store applies events that share a timestamp in the order of the batch's rows (here all take the
+    receive time, and the last $set must win), so normalized rows keep the order in which they arrived, by
+    request and position, however DuckDB returns the query's rows."""
+    query = scratch.run
+    monkeypatch.setattr(scratch, "run", lambda *arguments: query(*arguments)[::-1])
+    documents = [
+        {"event": "Plan Chosen", "distinct_id": "u", "person_updates": {"$set": {"plan": plan}}}
+        for plan in ("free", "pro", "team")
+    ]
+    context = Context(received_at=RECEIVED, source="api", settings=SETTINGS)
+    requests = [
+        normalize.with_context(
+            pa.table({"document": [orjson.dumps(document).decode() for document in part]}), context, number
+        )
+        for number, part in enumerate([documents[:2], documents[2:]])
+    ]
+    good, _ = normalize.normalize(pa.concat_tables(requests), normalize.document_input(), SETTINGS)
+    assert good.select(["request", "row_index"]).to_pylist() == [
+        {"request": 0, "row_index": 0},
+        {"request": 0, "row_index": 1},
+        {"request": 1, "row_index": 0},
+    ]
+    assert [json.loads(updates)["$set"]["plan"] for updates in good.column("person_updates").to_pylist()] == [
+        "free",
+        "pro",
+        "team",
+    ]
+    table = pa.table({"event": ["A", "B", "C"], "distinct_id": ["a", "b", "c"]})
+    rows = normalize.with_context(table, Context(received_at=RECEIVED, source="import", settings=SETTINGS))
+    imported, _ = normalize.normalize(rows, normalize.column_input(table.schema), SETTINGS)
+    assert imported.select(["row_index", "event", "distinct_id"]).to_pylist() == [
+        {"row_index": 0, "event": "A", "distinct_id": "a"},
+        {"row_index": 1, "event": "B", "distinct_id": "b"},
+        {"row_index": 2, "event": "C", "distinct_id": "c"},
     ]

@@ -388,6 +388,7 @@ def normalize(input_rows: pa.Table, source: Input, settings: IngestSettings) -> 
     passed = _passed_through(source)
     if passed:
         result = _with_input_columns(result, input_rows, passed)
+    result = _in_input_order(result, input_rows)
     bad = pc.is_valid(result.column("error_reason"))
     rejected = result.filter(bad).select(["request", "row_index", "error_field", "error_reason"])
     good = result.filter(pc.invert(bad)) if rejected.num_rows else result  # filtering copies every column
@@ -409,6 +410,18 @@ def _with_input_columns(result: pa.Table, input_rows: pa.Table, passed: Mapping[
         value = pc.if_else(replaced, result.column(name), given) if pc.any(replaced).as_py() else given
         result = result.set_column(result.schema.get_field_index(name), name, value)
     return result
+
+
+def _in_input_order(result: pa.Table, input_rows: pa.Table) -> pa.Table:
+    """`result` in the order of its input rows, which `with_context` numbers by request and position as they
+    arrived. The store takes a batch's events that share a timestamp in the order of its rows (person and
+    group updates, which copy of a duplicate is kept), and DuckDB may return a projection's rows in another
+    order than its Arrow input's."""
+    if result.column("row_index").equals(input_rows.column("row_index")) and result.column("request").equals(
+        input_rows.column("request")
+    ):
+        return result
+    return result.take(pc.sort_indices(result, [("request", "ascending"), ("row_index", "ascending")]))
 
 
 def rejections(rejected: pa.Table) -> list[Rejection]:
