@@ -15,6 +15,7 @@ from sextant.ingest.tracking_plan import TrackingPlan
 from sextant.insights.runner import run_query
 from sextant.insights.scan import QueryContext
 from sextant.warehouse import timelines as timelines_module
+from sextant.warehouse.engine import Engine
 from sextant.workspace import Workspace
 from tests.conftest import T0, ingest, journeys_for
 
@@ -38,9 +39,12 @@ def load_world(store: EventStore, *, timelines: bool = False) -> None:
         timelines_module.compact(store.engine, store.project.name, store.project.config.timezone)
 
 
-def query(workspace: Workspace, spec: dict[str, object], now: dt.datetime = NOW) -> dict[str, object]:
+def query(
+    workspace: Workspace, spec: dict[str, object], now: dt.datetime = NOW, *, engine: Engine | None = None
+) -> dict[str, object]:
+    """Run an insight query on the workspace's warehouse, or on `engine` (such as one that reorders results)."""
     context = QueryContext(
-        workspace.warehouse, workspace.project.name, workspace.project.config.timezone, TrackingPlan(), now
+        engine or workspace.warehouse, workspace.project.name, workspace.project.config.timezone, TrackingPlan(), now
     )
     result: dict[str, object] = run_query(spec, context).result
     return result

@@ -4,6 +4,7 @@ from sextant.ingest.store import EventStore
 from sextant.workspace import Workspace
 from tests.conftest import T0, ingest, journeys_for
 from tests.insights.journeys import HOUR, query
+from tests.row_order import reordering
 
 MINUTE = HOUR / 60
 RANGE = {"kind": "paths", "date_from": "2024-05-01", "date_to": "2024-05-31"}
@@ -50,3 +51,20 @@ def test_backward_paths_and_other(workspace: Workspace, store: EventStore) -> No
     # ann: Home, Search, Click. cy's Click and Search tie and are taken as Click then Search, so cy's last
     # Click is their first event: a path of one step, which ranks first.
     assert result["paths"] == [{"path": ["Click"], "actors": 1}, {"path": ["$other"], "actors": 1}]
+
+
+def test_a_path_within_a_session_does_not_depend_on_how_the_database_orders_tied_events(
+    workspace: Workspace, store: EventStore
+) -> None:
+    """dee searches twice at one time, in two sessions. Whichever order the warehouse returns the tie in, the
+    path takes the sessions in order: it goes on in s1, where dee started."""
+    dee = [
+        ("Home", T0, {"session_id": "s1"}),
+        ("Search", T0 + MINUTE, {"session_id": "s1"}),
+        ("Search", T0 + MINUTE, {"session_id": "s2"}),
+    ]
+    ingest(store, journeys_for({"dee": dee}))  # type: ignore[dict-item]
+    spec = {**RANGE, "within_session": True}
+    for descending in (False, True):
+        engine = reordering(workspace.warehouse, [descending])
+        assert query(workspace, spec, engine=engine)["paths"] == [{"path": ["Home", "Search"], "actors": 1}]

@@ -2,9 +2,10 @@
 
 Each actor gives one path: from their first `start_event` in the range onward (or, backward, the events
 leading to their last `end_event`; with neither, from their first event). Events at the same time are taken
-in event-name order, so a path never depends on the order a database returns ties in. `collapse_repeats`
-turns runs of one event into one step; `within_session` stops a path where its session ends. The top K
-paths are shown, the rest as one `$other` line, with the step-to-step edges of every path for a Sankey view.
+in event-name order, then session order, so a path never depends on the order a database returns ties in.
+`collapse_repeats` turns runs of one event into one step; `within_session` stops a path where its session
+ends. The top K paths are shown, the rest as one `$other` line, with the step-to-step edges of every path
+for a Sankey view.
 """
 
 from __future__ import annotations
@@ -58,7 +59,8 @@ class PathsRunner(QueryRunner):
             exp.Coalesce(this=exp.column("session_id", "e"), expressions=[exp.Literal.string("")]).as_("session"),
         ]
         query = scan.select(*columns, dates=self.dates, where=[wanted, scan.condition(spec.filters)])
-        return {"events": query.order_by("actor", "time", "event")}
+        # Ties of one event name at one time are taken in session order, so `within_session` follows the same one.
+        return {"events": query.order_by("actor", "time", "event", "session")}
 
     def shape(self, results: dict[str, pa.Table]) -> dict[str, Any]:
         table = results["events"]
