@@ -55,8 +55,9 @@ class ReorderingEngine:
 
 
 def _order_columns(statement: exp.Expr | str) -> list[str] | None:
-    """The result columns a query's top-level ORDER BY names (none without one); None for a statement whose
-    order this cannot follow (text, an ORDER BY on expressions, a LIMIT or OFFSET that is not a number)."""
+    """The result columns a query's top-level ORDER BY names (none without one; a column is taken for the
+    result column of its name); None for a statement whose order this cannot follow (text, an ORDER BY on
+    expressions, a LIMIT or OFFSET that is not a number)."""
     if not isinstance(statement, exp.Query):
         return None
     if any(statement.args.get(part) is not None and _number(statement, part) is None for part in ("limit", "offset")):
@@ -64,9 +65,10 @@ def _order_columns(statement: exp.Expr | str) -> list[str] | None:
     order = statement.args.get("order")
     names = []
     for item in order.expressions if order is not None else []:
-        if not isinstance(item.this, exp.Column):
+        column = item.this if isinstance(item, exp.Ordered) else item
+        if not isinstance(column, exp.Column):
             return None
-        names.append(item.this.name)
+        names.append(column.name)
     return names
 
 

@@ -4,6 +4,7 @@ from sextant.ingest.store import EventStore
 from sextant.workspace import Workspace
 from tests.conftest import T0, ingest, journeys_for
 from tests.insights.journeys import DAY, HOUR, query
+from tests.row_order import reordering
 
 
 def load(store: EventStore) -> None:
@@ -50,3 +51,13 @@ def test_a_person_search_refuses_event_filters(workspace: Workspace) -> None:
 
     with pytest.raises(QueryError, match="person properties"):
         query(workspace, {"kind": "persons", "filters": [{"type": "event", "key": "x", "operator": "is_set"}]})
+
+
+def test_timeline_pages_hold_each_of_two_tied_events_once(workspace: Workspace, store: EventStore) -> None:
+    """cy searches twice at one time. A page of one event each gives each search once, however the warehouse
+    breaks the tie for each page (here one way for the first page and the other way for the second)."""
+    ingest(store, journeys_for({"cy": [("Search", T0, {"properties": {"q": q}}) for q in ("a", "b")]}))
+    engine = reordering(workspace.warehouse, [False, True])
+    spec = {"kind": "persons", "person": "cy", "date_from": "2024-05-01", "date_to": "2024-05-31", "limit": 1}
+    pages = [query(workspace, {**spec, "offset": offset}, engine=engine)["events"] for offset in (0, 1)]
+    assert sorted(event["properties"]["q"] for page in pages for event in page) == ["a", "b"]  # type: ignore[attr-defined]

@@ -124,8 +124,10 @@ class PersonsRunner(QueryRunner):
             scan.condition(self.spec.filters),
         ]
         query = scan.select(*columns, dates=self.dates, where=where)
+        # The uuid breaks ties, so that pages (LIMIT and OFFSET) of events at one time neither overlap nor miss one.
+        newest_first = exp.Ordered(this=exp.column("timestamp", "e"), desc=True)
         return (
-            query.order_by(exp.Ordered(this=exp.column("timestamp", "e"), desc=True), exp.column("event", "e"))
+            query.order_by(newest_first, exp.column("event", "e"), exp.column("uuid", "e"))
             .limit(self.spec.limit)
             .offset(self.spec.offset)
         )
