@@ -12,6 +12,7 @@ from sextant.ingest.store import EventStore
 from sextant.ingest.tracking_plan import TrackingPlan
 from sextant.metadata.models import KeyKind
 from tests.conftest import LiveServer, ingest, journeys_for
+from tests.row_order import reordering
 
 NOW = dt.datetime(2024, 6, 30, 12, tzinfo=dt.UTC)
 PLAN = TrackingPlan.model_validate(
@@ -57,6 +58,14 @@ def test_catalog_lists_volume_dates_plan_status_and_types(store: EventStore) -> 
     assert (page.volume_30d, sorted(page.stored_as), page.status) == (2, ["Page A", "Page B"], "unplanned")
     assert entries["Never Sent"].volume_30d == 0 and entries["Never Sent"].status == "inactive"
     assert entries["Other"].properties == {"flag": ["boolean"]}
+
+
+def test_a_merged_event_lists_its_stored_names_in_order_whatever_order_the_warehouse_gives(store: EventStore) -> None:
+    recent = NOW - dt.timedelta(days=2)
+    ingest(store, journeys_for({"u": [("Page A", recent), ("Page B", recent)]}), received_at=NOW)
+    for engine in (store.engine, reordering(store.engine, [False]), reordering(store.engine, [True])):
+        entries = {entry.event: entry for entry in catalog.build(engine, store.project.name, PLAN, now=NOW)}
+        assert entries["Page"].stored_as == ["Page A", "Page B"]
 
 
 def test_catalog_over_http_needs_a_personal_key(live_server: LiveServer, ingest_key: str) -> None:

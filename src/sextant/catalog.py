@@ -80,7 +80,8 @@ def build(
         )
         .from_(events)
         .where(exp.column("project").eq(exp.Placeholder(this="project")))
-        .group_by("event"),
+        .group_by("event")
+        .order_by("event"),  # the stored names of a merged event are listed in this order
         {"project": project, "since": since, **allowed},
     ).to_pylist()
     sample = engine.execute(
