@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -304,3 +305,34 @@ def test_the_best_ordered_attempt_matches_the_best_of_all_attempts(
         for slot in best.best[best.best >= 0].tolist()
     }
     assert found == expected
+
+
+@st.composite
+def attempts(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, int]:
+    """Attempts with steps reached and their times: step gaps from a few values, or spread widely, so that
+    the durations cluster in one bucket of their range, spread over many, or are all equal."""
+    steps = draw(st.integers(2, 5))
+    count = draw(st.integers(0, 300))
+    gaps = draw(st.sampled_from([st.integers(0, 3), st.integers(0, 10**12), st.sampled_from([0, 1, 10**11])]))
+    reached = draw(st.lists(st.integers(1, steps), min_size=count, max_size=count))
+    times = np.zeros((count, steps), np.int64)
+    for attempt in range(count):
+        times[attempt] = np.cumsum([draw(st.integers(0, 10**6)), *(draw(gaps) for _ in range(steps - 1))])
+    return np.array(reached, np.int64), times, steps
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(drawn=attempts())
+def test_step_statistics_agree_with_numpy(drawn: tuple[np.ndarray, np.ndarray, int]) -> None:
+    reached, times, steps = drawn
+    found = funnel_kernel.step_statistics(reached, times, steps)
+    assert found.counts.tolist() == [int((reached > step).sum()) for step in range(steps)]
+    for step in range(steps):
+        chosen = reached > step
+        for summary, since in ((found.since_previous, step - 1), (found.since_first, 0)):
+            durations = (times[chosen, step] - times[chosen, since]).astype(np.float64)
+            if step == 0 or not len(durations):
+                assert np.isnan(summary[step]).all()
+                continue
+            expected = [np.quantile(durations, 0.5), durations.mean(), np.quantile(durations, 0.9)]
+            assert summary[step] == pytest.approx(expected, rel=1e-12)

@@ -4,11 +4,14 @@ an event of no step)."""
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sextant.insights import funnel_kernel, funnel_runs
+from sextant.insights import funnel_kernel, funnel_runs, runs_kernel
+from sextant.insights.runs_kernel import JoinedRuns
 
 OTHER = 99  # an event of no step
 
@@ -24,6 +27,15 @@ def build_rows(persons: dict[int, list[tuple[int, int]]], steps: int) -> tuple[n
     return numbers, times, np.stack([np.concatenate([[0], ends[:-1]]), ends], 1).astype(np.int64)
 
 
+def joined(numbers: np.ndarray, times: np.ndarray, runs: np.ndarray) -> contextlib.AbstractContextManager[JoinedRuns]:
+    """The rows joined as the steps' query results are (`runs_kernel.joined_runs`), each run one chunk."""
+    chunks = [(numbers[first:end], times[first:end]) for first, end in runs.tolist()]
+    rows = runs_kernel.joined_runs(
+        [persons for persons, _ in chunks], [run_times for _, run_times in chunks], list(range(len(runs))), len(runs)
+    )
+    return rows
+
+
 def best_by_runs(
     persons: dict[int, list[tuple[int, int]]],
     steps: int,
@@ -33,7 +45,8 @@ def best_by_runs(
     ranges: int | None = None,
 ) -> dict[int, tuple[int, int, tuple[int, ...]]]:
     numbers, times, runs = build_rows(persons, steps)
-    found = funnel_runs.best_attempts(numbers, times, runs, entry_from, entry_to, window, ranges)
+    with joined(numbers, times, runs) as rows:
+        found = funnel_runs.best_attempts(rows.starts, rows.times, entry_from, entry_to, window, ranges)
     entering = sorted(
         person
         for person, events in persons.items()
@@ -123,5 +136,6 @@ def test_a_later_entry_wins_when_only_it_gets_further() -> None:
 def test_a_step_without_rows_is_never_reached() -> None:
     numbers, times, runs = build_rows({1: [(0, 0), (1, 2)]}, 3)
     assert runs.tolist() == [[0, 1], [1, 1], [1, 2]]
-    found = funnel_runs.best_attempts(numbers, times, runs, 0, 10, 5)
+    with joined(numbers, times, runs) as rows:
+        found = funnel_runs.best_attempts(rows.starts, rows.times, 0, 10, 5)
     assert found.reached.tolist() == [1]

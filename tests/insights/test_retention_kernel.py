@@ -9,24 +9,26 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sextant.insights import retention_kernel
+from sextant.insights import retention_kernel, runs_kernel
 
 START, RETURN = 0, 1
 PERIOD = 10
 
 
-def runs_layout(persons: dict[int, list[tuple[int, int]]], same_event: bool) -> tuple[np.ndarray, ...]:
-    """Rows as timelines keep them (by event, person, time) and each event's run; with `same_event`, the
+def runs_layout(persons: dict[int, list[tuple[int, int]]], same_event: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Rows as timelines keep them (by event, person, time), joined as the queries' results are: the times,
+    and where each person's rows of the start event and of the return event begin; with `same_event`, the
     start and the return are one event, whose rows serve as both."""
-    rows = sorted(
-        (START if same_event else event, person, time) for person, events in persons.items() for time, event in events
-    )
-    numbers = np.array([person for _, person, _ in rows], np.int64)
-    times = np.array([time for _, _, time in rows], np.int64)
-    codes = np.array([event for event, _, _ in rows], np.int64)
-    starts = np.searchsorted(codes, [START, START + 1])
-    returns = starts if same_event else np.searchsorted(codes, [RETURN, RETURN + 1])
-    return numbers, times, np.array([starts, returns], np.int64)
+    events = [START] if same_event else [START, RETURN]
+    runs = [
+        sorted((person, time) for person, rows in persons.items() for time, kind in rows if same_event or kind == event)
+        for event in events
+    ]
+    person_chunks = [np.array([person for person, _ in rows], np.int64) for rows in runs]
+    time_chunks = [np.array([time for _, time in rows], np.int64) for rows in runs]
+    with runs_kernel.joined_runs(person_chunks, time_chunks, list(range(len(runs))), len(runs)) as joined:
+        assert joined.in_order
+        return joined.times.copy(), joined.starts[[0, -1]].copy()
 
 
 def merged_layout(persons: dict[int, list[tuple[int, int]]], same_event: bool) -> tuple[np.ndarray, ...]:
@@ -45,8 +47,8 @@ def merged_layout(persons: dict[int, list[tuple[int, int]]], same_event: bool) -
 def both_ways(
     persons: dict[int, list[tuple[int, int]]], same_event: bool, ranges: int | None = None, **settings_: Any
 ) -> tuple[Any, Any]:
-    numbers, run_times, runs = runs_layout(persons, same_event)
-    by_runs = retention_kernel.count_runs(numbers, run_times // PERIOD, run_times, runs, ranges=ranges, **settings_)
+    run_times, run_starts = runs_layout(persons, same_event)
+    by_runs = retention_kernel.count_runs(run_starts, run_times // PERIOD, run_times, ranges=ranges, **settings_)
     starts, times, is_start, is_return = merged_layout(persons, same_event)
     merged = retention_kernel.count(starts, times // PERIOD, times, is_start, is_return, **settings_)
     return by_runs, merged

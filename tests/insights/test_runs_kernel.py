@@ -70,12 +70,19 @@ def test_joined_runs_copy_every_row_and_tell_whether_each_run_is_in_order(
     runs: list[list[tuple[int, int]]], size: int
 ) -> None:
     with runs_kernel.joined_runs(*chunks_of(runs, size), len(runs)) as joined:
-        rows = list(zip(joined.persons.tolist(), joined.times.tolist(), strict=True))
+        rows = list(zip(joined.persons().tolist(), joined.times.tolist(), strict=True))
         assert rows == [row for rows in runs for row in rows]
         lengths = [len(rows) for rows in runs]
         spans = [[sum(lengths[:index]), sum(lengths[: index + 1])] for index in range(len(runs))]
         assert joined.runs.tolist() == spans
         assert joined.in_order == all(rows == sorted(rows) for rows in runs)
+        if joined.in_order:  # where each person's rows begin in each run, up to one past the highest person
+            highest = max((person for rows in runs for person, _ in rows), default=-1)
+            expected = [
+                [first + sum(1 for row in rows if row[0] < person) for person in range(highest + 2)]
+                for (first, _), rows in zip(spans, runs, strict=True)
+            ]
+            assert joined.starts.tolist() == expected
 
 
 def test_a_run_out_of_order_across_its_chunks_is_found() -> None:
@@ -91,15 +98,21 @@ def test_joined_runs_lend_their_memory_to_one_join_at_a_time() -> None:
     runs = [[(person, 0) for person in range(1000)]]
     chunks = chunks_of(runs, 300)
     with runs_kernel.joined_runs(*chunks, 1) as first, runs_kernel.joined_runs(*chunks, 1) as second:
-        assert not np.shares_memory(first.persons, second.persons)
+        assert not np.shares_memory(first.starts, second.starts)
         assert not np.shares_memory(first.times, second.times)
-        assert first.persons.tolist() == second.persons.tolist() == list(range(1000))
+        assert first.persons().tolist() == second.persons().tolist() == list(range(1000))
 
 
-def test_lent_memory_is_kept_up_to_a_limit_largest_first() -> None:
-    buffers = runs_kernel._Buffers(kept_bytes=100)
-    small, large, too_large = buffers.take(40), buffers.take(60), buffers.take(200)
-    for buffer in (small, too_large, large):
-        buffers.give(buffer)
-    assert buffers.take(50) is large and buffers.take(10) is small  # too_large was let go
-    assert buffers.take(10) is not too_large
+def test_where_persons_rows_begin_is_found_across_blocks_of_persons_and_chunks() -> None:
+    # Persons numbered up to 300,000 (several blocks of persons), most without rows, in chunks of 1,000 rows;
+    # the second run has no rows at all, the third one only persons from the second block on.
+    rng = np.random.default_rng(5)
+    first = np.sort(rng.choice(300_000, 20_000)).astype(np.int32)
+    third = np.sort(rng.choice(np.arange(70_000, 200_000), 5_000)).astype(np.int32)
+    runs = [[(int(person), 0) for person in first], [], [(int(person), 0) for person in third]]
+    with runs_kernel.joined_runs(*chunks_of(runs, 1_000), 3) as joined:
+        assert joined.in_order
+        everyone = np.arange(int(first.max()) + 2)
+        assert joined.starts[0].tolist() == np.searchsorted(first, everyone).tolist()
+        assert joined.starts[1].tolist() == [len(first)] * len(everyone)
+        assert joined.starts[2].tolist() == (len(first) + np.searchsorted(third, everyone)).tolist()

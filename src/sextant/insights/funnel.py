@@ -266,14 +266,12 @@ class FunnelRunner(QueryRunner):
             if joined.in_order:
                 window = self.spec.window.seconds * 1_000_000
                 entry_from, entry_to = micros(self.dates.start), micros(self.dates.end)
-                found = funnel_runs.best_attempts(
-                    joined.persons, joined.times, joined.runs, entry_from, entry_to, window
-                )
+                found = funnel_runs.best_attempts(joined.starts, joined.times, entry_from, entry_to, window)
                 parts = [Counted.plain(found.reached, found.entry_time, found.times)]
             else:  # the warehouse gave a step's rows out of person order: sort them all
                 sizes = joined.runs[:, 1] - joined.runs[:, 0]
                 masks = np.repeat(np.left_shift(1, np.arange(len(lanes), dtype=np.int64)), sizes)
-                table = pa.table({"actor_number": joined.persons, "time": joined.times, "steps": masks})
+                table = pa.table({"actor_number": joined.persons(), "time": joined.times, "steps": masks})
                 parts = [self._counted(table, uniques=True)]
         if "recent" in results:
             parts.append(self._counted(results["recent"], uniques=True))

@@ -18,8 +18,6 @@ while every row of the actor counts as an event in between (strict order) and as
 
 from __future__ import annotations
 
-import concurrent.futures
-import os
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -27,10 +25,11 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
+from sextant.insights import allocation
+
 ORDERS = {"ordered": 0, "strict": 1, "any": 2}
 ATTRIBUTIONS = {"first_touch": 0, "last_touch": 1, "step": 2}
 Int64Array = npt.NDArray[np.int64]
-_SORTERS = concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="sextant-funnel-sort")
 
 
 @dataclass(frozen=True)
@@ -447,49 +446,101 @@ def step_statistics(reached: Int64Array, times: Int64Array, step_count: int) -> 
     ended = np.array([np.bincount(reached[low:high], minlength=step_count + 1) for low, high in pairwise(bounds)])
     part_counts = np.cumsum(ended[:, ::-1], axis=1)[:, ::-1][:, 1:]  # parts x steps: reached more than k steps
     counts = part_counts.sum(axis=0).astype(np.int64)
-    offsets = np.zeros(step_count + 1, np.int64)
-    offsets[2:] = np.cumsum(counts[1:])
-    # Step k's durations are in [offsets[k], offsets[k + 1]), each part's after the parts before it.
-    starts = offsets[:-1] + np.cumsum(part_counts, axis=0) - part_counts
-    since_previous = np.empty(offsets[-1], np.int64)
-    since_first = np.empty(offsets[-1], np.int64)
-    _fill_durations(reached, times, bounds, starts.astype(np.int64), since_previous, since_first)
-    summaries = np.full((2, step_count, 3), np.nan)
-
-    def summarize(task: tuple[int, int]) -> None:
-        kind, step = task
-        values = (since_previous, since_first)[kind][offsets[step] : offsets[step + 1]]
-        # Only the ranks around each quantile are put in place: numpy's selection is about five times
-        # faster than its sort on this machine (AMD EPYC, 400k durations: 3.6 ms against 19 ms).
-        ranks = sorted({rank for level in (0.5, 0.9) for rank in _ranks(len(values), level)})
-        values.partition(ranks)
-        summaries[kind, step] = (_quantile(values, 0.5), values.mean(), _quantile(values, 0.9))
-
-    tasks = [(kind, step) for kind in (0, 1) for step in range(1, step_count) if counts[step]]
-    # numpy sorts without the GIL, so the duration sets are sorted on every core at once.
-    list(_SORTERS.map(summarize, tasks))
-    return StepStatistics(counts, summaries[0], summaries[1])
+    # Step k's durations since the previous step are in [offsets[k], offsets[k + 1]), each part's after the
+    # parts before it; those since the first step follow, in the same order.
+    offsets = np.zeros(2 * step_count + 1, np.int64)
+    offsets[2 : step_count + 1] = np.cumsum(counts[1:])
+    offsets[step_count + 1 :] = offsets[step_count] + offsets[1 : step_count + 1]
+    starts = offsets[:step_count] + np.cumsum(part_counts, axis=0) - part_counts
+    levels = np.array([0.5, 0.9])
+    ranks = np.zeros((2 * step_count, 2 * len(levels)), np.int64)  # per set of durations: the ranks to find
+    for index in range(2 * step_count):
+        size = int(offsets[index + 1] - offsets[index])
+        ranks[index] = [rank for level in levels for rank in _ranks(size, float(level))]
+    found = np.zeros(ranks.shape, np.int64)
+    totals = np.zeros(2 * step_count, np.float64)
+    with allocation.lent((int(offsets[-1]),), np.dtype(np.int64)) as durations:
+        extremes = _fill_durations(reached, times, bounds, starts.astype(np.int64), offsets[step_count], durations)
+        _select_ranks(durations, offsets, int(extremes[:, 0].min()), int(extremes[:, 1].max()), ranks, found, totals)
+    sizes = np.diff(offsets).astype(np.float64)
+    position = levels[None, :] * (sizes[:, None] - 1)
+    below, above = found[:, 0::2], found[:, 1::2]
+    quantiles = below + (above - below) * (position - np.floor(position))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        summaries = np.stack([quantiles[:, 0], totals / sizes, quantiles[:, 1]], axis=1)
+    summaries[sizes == 0] = np.nan
+    return StepStatistics(counts, summaries[:step_count], summaries[step_count:])
 
 
 def _ranks(size: int, level: float) -> tuple[int, int]:
     """The two ranks that the `level` quantile of `size` values interpolates between."""
-    below = int(level * (size - 1))
-    return below, min(below + 1, size - 1)
+    below = int(level * (size - 1)) if size else 0
+    return below, min(below + 1, max(size - 1, 0))
 
 
-def _quantile(values: Int64Array, level: float) -> float:
-    """The `level` quantile of values whose ranks `_ranks(len(values), level)` are in place."""
-    position = level * (len(values) - 1)
-    below, above = (int(values[rank]) for rank in _ranks(len(values), level))
-    return below + (above - below) * (position - int(position))
+# The durations are counted in 2**16 buckets of their range, so that the few around each pair of ranks are
+# found in one more pass, and only they are put in place.
+_BUCKET_BITS = 16
+# Durations are summed in integers this many at a time: durations of up to 2**47 microseconds (4.4 years)
+# cannot overflow.
+_SUMMED_AT_ONCE = 1 << 16
 
 
 @numba.njit(cache=True, parallel=True, nogil=True)
-def _fill_durations(reached, times, bounds, starts, since_previous, since_first):  # type: ignore[no-untyped-def]
+def _select_ranks(values, offsets, low, high, ranks, found, totals):  # type: ignore[no-untyped-def]
+    """Per set of values [offsets[s], offsets[s + 1]) (in parallel; all of them from `low` to `high`): the
+    values at `ranks[s]` (pairs of neighbouring ranks) in sorted order, into `found[s]`, and their total,
+    into `totals[s]`. The values are not moved."""
+    shift = 0
+    while (high - low) >> shift >= (1 << _BUCKET_BITS):
+        shift += 1
+    for task in numba.prange(offsets.shape[0] - 1):
+        chosen = values[offsets[task] : offsets[task + 1]]
+        counts = np.zeros((1 << _BUCKET_BITS) + 1, np.int64)
+        total = 0.0
+        for block in range(0, chosen.shape[0], _SUMMED_AT_ONCE):
+            summed = 0  # in integers, exactly, and faster than adding floats one after another
+            for value in chosen[block : block + _SUMMED_AT_ONCE]:
+                counts[((value - low) >> shift) + 1] += 1
+                summed += value
+            total += summed
+        totals[task] = total
+        counts = np.cumsum(counts)  # counts[b]: the values in buckets below b
+        for pair in range(0, ranks.shape[1], 2):  # two neighbouring ranks, in the buckets first..last
+            if chosen.shape[0] == 0:
+                break
+            below, above = ranks[task, pair], ranks[task, pair + 1]
+            first = np.searchsorted(counts, below, side="right") - 1
+            last = np.searchsorted(counts, above, side="right") - 1
+            around = np.empty(counts[last + 1] - counts[first], np.int64)
+            filled = 0
+            for value in chosen:
+                bucket = (value - low) >> shift
+                if first <= bucket <= last:
+                    around[filled] = value
+                    filled += 1
+            rank = below - counts[first]
+            placed = np.partition(around, rank)
+            found[task, pair] = placed[rank]
+            found[task, pair + 1] = placed[rank] if above == below else placed[rank + 1 :].min()
+
+
+@numba.njit(cache=True, parallel=True, nogil=True)
+def _fill_durations(reached, times, bounds, starts, since_first_offset, durations):  # type: ignore[no-untyped-def]
+    """Each attempt's durations into place, per part of the attempts (in parallel); per part, the lowest and
+    the highest duration."""
+    extremes = np.zeros((bounds.shape[0] - 1, 2), np.int64)
     for part in numba.prange(bounds.shape[0] - 1):
         filled = starts[part].copy()
+        lowest, highest = np.int64(0), np.int64(0)
         for attempt in range(bounds[part], bounds[part + 1]):
             for step in range(1, reached[attempt]):
-                since_previous[filled[step]] = times[attempt, step] - times[attempt, step - 1]
-                since_first[filled[step]] = times[attempt, step] - times[attempt, 0]
+                since_previous = times[attempt, step] - times[attempt, step - 1]
+                since_first = times[attempt, step] - times[attempt, 0]
+                durations[filled[step]] = since_previous
+                durations[since_first_offset + filled[step]] = since_first
+                lowest = min(lowest, since_previous, since_first)
+                highest = max(highest, since_previous, since_first)
                 filled[step] += 1
+        extremes[part] = lowest, highest
+    return extremes

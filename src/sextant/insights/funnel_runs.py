@@ -16,8 +16,6 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-from sextant.insights import runs_kernel
-
 Int64Array = npt.NDArray[np.int64]
 
 
@@ -32,25 +30,31 @@ class Reached:
 
 
 def best_attempts(
-    persons: npt.NDArray[np.integer],
+    starts: Int64Array,
     times: Int64Array,
-    runs: Int64Array,
     entry_from: int,
     entry_to: int,
     window: int,
     ranges: int | None = None,
 ) -> Reached:
-    """Each person's best attempt (most steps, then earliest entry) from the steps' `runs` of rows, each
-    sorted by person, then time. Entries are in [entry_from, entry_to); a step may come at the same time as
-    the previous one or later, up to `window` after the entry (all in `times`' unit). Persons are shared
-    out among the cores in `ranges` (`runs_kernel.person_ranges`)."""
-    cut = runs_kernel.person_ranges(persons, runs, ranges)
-    offsets = np.zeros(len(cut), np.int64)
-    offsets[1:] = np.cumsum(_entering_persons(persons, cut[:, 0]))
-    entry_time = np.empty(offsets[-1], np.int64)
-    reached = np.empty(offsets[-1], np.int64)
-    step_times = np.empty((offsets[-1], len(runs)), np.int64)
-    _pass(persons, times, cut, offsets, entry_from, entry_to, window, entry_time, reached, step_times)
+    """Each person's best attempt (most steps, then earliest entry) from the steps' runs of rows: step k's
+    rows of person p are times[starts[k, p]:starts[k, p + 1]], in time order (`runs_kernel.JoinedRuns`).
+    Entries are in [entry_from, entry_to); a step may come at the same time as the previous one or later, up
+    to `window` after the entry (all in `times`' unit). The persons are shared out among the cores in about
+    `ranges` ranges (by default 16 per core)."""
+    people = starts.shape[1] - 1
+    entering = starts[0, 1:] > starts[0, :-1]
+    if ranges is None:
+        ranges = numba.get_num_threads() * 16
+    bounds = np.unique(np.linspace(0, people, max(1, ranges) + 1).astype(np.int64))
+    # Each range's first place in the output: the persons with an entry event before it.
+    before = np.zeros(people + 1, np.int64)
+    np.cumsum(entering, out=before[1:])
+    count = int(before[-1])
+    entry_time = np.empty(count, np.int64)
+    reached = np.empty(count, np.int64)
+    step_times = np.empty((count, starts.shape[0]), np.int64)
+    _pass(starts, times, bounds, before[bounds], entry_from, entry_to, window, entry_time, reached, step_times)
     kept = reached > 0  # persons whose every entry event is outside the range are left out
     if kept.all():
         return Reached(entry_time, reached, step_times)
@@ -58,39 +62,27 @@ def best_attempts(
 
 
 @numba.njit(cache=True, parallel=True, nogil=True)
-def _entering_persons(persons, cut):  # type: ignore[no-untyped-def]
-    """Per range of persons, how many persons the entry step's rows [cut[c], cut[c + 1]) hold."""
-    counts = np.zeros(cut.shape[0] - 1, np.int64)
-    for chunk in numba.prange(cut.shape[0] - 1):
-        count = 0  # counted here, not in `counts`, whose neighbouring cells other cores write to
-        for row in range(cut[chunk], cut[chunk + 1]):
-            if row == cut[chunk] or persons[row] != persons[row - 1]:
-                count += 1
-        counts[chunk] = count
-    return counts
-
-
-@numba.njit(cache=True, parallel=True, nogil=True)
-def _pass(persons, times, cut, offsets, entry_from, entry_to, window, entry_time, reached, step_times):  # type: ignore[no-untyped-def]
-    """Per range of persons (in parallel), per person of the entry step: follow each entry's chain. A step's
-    rows of the person are looked for only when a chain gets that far."""
-    steps = cut.shape[1]
-    for chunk in numba.prange(cut.shape[0] - 1):
-        stop = cut[chunk + 1]
-        found = cut[chunk].copy()  # per step: no row before it can fill the step for this or a later entry
-        looked_up = np.full(steps, -1, np.int64)  # per step: the person whose rows `found` is among
+def _pass(starts, times, bounds, first_out, entry_from, entry_to, window, entry_time, reached, step_times):  # type: ignore[no-untyped-def]
+    """Per range of persons (in parallel), per person with rows of the entry step: follow each entry's
+    chain. A step's rows of the person are looked at only when a chain gets that far."""
+    steps = starts.shape[0]
+    for chunk in numba.prange(bounds.shape[0] - 1):
+        found = np.empty(steps, np.int64)  # per step: no row before it can fill the step for this or a later entry
+        end = np.empty(steps, np.int64)  # per step: the end of the person's rows
         current = np.empty(steps, np.int64)  # the chain's time of each step
         chain = np.empty(steps, np.int64)  # the chain's row of each step
-        out = offsets[chunk]
-        row = cut[chunk, 0]
-        while row < stop[0]:
-            person = persons[row]
-            first = row
-            row = runs_kernel.first_at_least(persons, row, stop[0], person + 1)
+        out = first_out[chunk]
+        for person in range(bounds[chunk], bounds[chunk + 1]):
+            first, last = starts[0, person], starts[0, person + 1]
+            if first == last:
+                continue
+            for step in range(1, steps):
+                found[step] = starts[step, person]
+                end[step] = starts[step, person + 1]
             best = 0
             previous_entry = 0
             chained = 0  # steps the previous entry's chain reached
-            for entry in range(first, row):
+            for entry in range(first, last):
                 start_time = times[entry]
                 if start_time < entry_from:
                     continue
@@ -105,9 +97,8 @@ def _pass(persons, times, cut, offsets, entry_from, entry_to, window, entry_time
                     # within this entry's window: that is looked for first, as a chain would look for it. A
                     # later entry's chain reaches every step no earlier than an earlier entry's did, so that
                     # event also comes no earlier than the best chain's step `best - 1`.
-                    since = max(start_time, step_times[out, best - 1])
-                    probe = _first_from(persons, times, found, looked_up, stop, best, person, out, since)
-                    if probe == stop[best] or persons[probe] != person:
+                    probe = _first_from(times, found, end, best, max(start_time, step_times[out, best - 1]))
+                    if probe == end[best]:
                         break  # nor does any later entry have one
                     if times[probe] > deadline:
                         continue
@@ -116,8 +107,8 @@ def _pass(persons, times, cut, offsets, entry_from, entry_to, window, entry_time
                 ran_out = False
                 while state < steps:
                     step = state
-                    scan = _first_from(persons, times, found, looked_up, stop, step, person, out, current[step - 1])
-                    if scan == stop[step] or persons[scan] != person:
+                    scan = _first_from(times, found, end, step, current[step - 1])
+                    if scan == end[step]:
                         ran_out = True  # and so for every later entry
                         break
                     if step < chained and scan == chain[step]:
@@ -141,15 +132,12 @@ def _pass(persons, times, cut, offsets, entry_from, entry_to, window, entry_time
 
 
 @numba.njit(cache=True, inline="always")
-def _first_from(persons, times, found, looked_up, stop, step, person, out, since):  # type: ignore[no-untyped-def]
-    """The person's first row of `step` at or after `since` (or the first row past their rows of it),
-    searched from where the last search of that step stopped; `found` keeps the place. A later search of the
-    person's step looks for a time no earlier, so the rows passed are passed for good."""
+def _first_from(times, found, end, step, since):  # type: ignore[no-untyped-def]
+    """The person's first row of `step` at or after `since` (or the end of their rows of it), searched from
+    where the last search of that step stopped; `found` keeps the place. A later search of the person's
+    step looks for a time no earlier, so the rows passed are passed for good."""
     scan = found[step]
-    if looked_up[step] != out:  # the first search of this person's rows of the step
-        scan = runs_kernel.first_at_least(persons, scan, stop[step], person)
-        looked_up[step] = out
-    while scan < stop[step] and persons[scan] == person and times[scan] < since:
+    while scan < end[step] and times[scan] < since:
         scan += 1
     found[step] = scan
     return scan

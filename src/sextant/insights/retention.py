@@ -333,17 +333,15 @@ class RetentionRunner(QueryRunner):
         buckets = _ordinals(concatenated(read, "day"), spec.interval)
         with person_runs(read, "person_number", "time") as joined:
             if lanes and joined.in_order:  # the start rows, and the return rows (the same ones for one event)
-                counts = retention_kernel.count_runs(
-                    joined.persons, buckets, joined.times, joined.runs[[0, -1]], **settings
-                )
+                counts = retention_kernel.count_runs(joined.starts[[0, -1]], buckets, joined.times, **settings)
             else:  # each person's rows merged in time order
                 if lanes:
-                    is_start = np.arange(len(joined.persons)) < lanes[0].num_rows
+                    is_start = np.arange(len(joined.times)) < lanes[0].num_rows
                     is_return = ~is_start if len(lanes) == 2 else is_start
                 else:
                     is_start = read[0].column("is_start").to_numpy(zero_copy_only=False).astype(np.bool_)
                     is_return = read[0].column("is_return").to_numpy(zero_copy_only=False).astype(np.bool_)
-                numbers, times = joined.persons, joined.times
+                numbers, times = joined.persons(), joined.times
                 order = person_order(numbers, times)
                 if order is not None:
                     numbers, times, buckets = numbers[order], times[order], buckets[order]

@@ -14,8 +14,6 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-from sextant.insights import runs_kernel
-
 Int64Array = npt.NDArray[np.int64]
 
 
@@ -53,10 +51,9 @@ def count(
 
 
 def count_runs(
-    persons: npt.NDArray[np.integer],
+    starts: Int64Array,
     buckets: Int64Array,
     times: Int64Array,
-    runs: Int64Array,
     *,
     first_time: bool,
     first_cohort: int,
@@ -67,15 +64,19 @@ def count_runs(
     columns: list[tuple[int, int]],
     ranges: int | None = None,
 ) -> Counts:
-    """As `count`, from the rows of one start event and one return event as timelines keep them: `runs` holds
-    each one's rows (first, end), sorted by person, then time. Persons are shared out among the cores in
-    `ranges` (`runs_kernel.person_ranges`)."""
-    cut = runs_kernel.person_ranges(persons, runs, ranges)
+    """As `count`, from the rows of one start event and one return event as timelines keep them: person p's
+    start rows are [starts[0, p], starts[0, p + 1]) and their return rows [starts[1, p], starts[1, p + 1]),
+    each in time order (`runs_kernel.JoinedRuns`; one event's rows can be both). The persons are shared out
+    among the cores in about `ranges` ranges (by default 16 per core)."""
+    people = starts.shape[1] - 1
+    if ranges is None:
+        ranges = numba.get_num_threads() * 16
+    bounds = np.unique(np.linspace(0, people, max(1, ranges) + 1).astype(np.int64))
     low = np.array([column[0] for column in columns], np.int64)
     high = np.array([column[1] for column in columns], np.int64)
-    sizes = np.zeros((len(cut) - 1, cohorts), np.int64)
-    returned = np.zeros((len(cut) - 1, cohorts, len(columns)), np.int64)
-    _runs_pass(persons, buckets, times, cut, first_time, first_cohort, range_from, range_to, rolling_length,
+    sizes = np.zeros((len(bounds) - 1, cohorts), np.int64)
+    returned = np.zeros((len(bounds) - 1, cohorts, len(columns)), np.int64)
+    _runs_pass(starts, buckets, times, bounds, first_time, first_cohort, range_from, range_to, rolling_length,
                low, high, sizes, returned)  # fmt: skip
     return Counts(sizes.sum(axis=0), returned.sum(axis=0))
 
@@ -106,25 +107,19 @@ def _pass(  # type: ignore[no-untyped-def]
 
 @numba.njit(cache=True, parallel=True, nogil=True)
 def _runs_pass(  # type: ignore[no-untyped-def]
-    persons, buckets, times, cut, first_time, first_cohort, range_from, range_to, rolling_length, low, high,
+    starts, buckets, times, bounds, first_time, first_cohort, range_from, range_to, rolling_length, low, high,
     sizes, returned,
 ):  # fmt: skip
-    """Per range of persons (in parallel, each counting on its own), per person of the start event: their
+    """Per range of persons (in parallel, each counting on its own), per person with start rows: their
     cohorts from the start rows, their returns from the return rows."""
     last_period = high.max() if high.shape[0] else 0
     every_row = np.ones(times.shape[0], np.bool_)
-    for chunk in numba.prange(cut.shape[0] - 1):
+    for chunk in numba.prange(bounds.shape[0] - 1):
         hit = np.zeros(low.shape[0], np.bool_)
-        stop = cut[chunk + 1, 1]
-        returns = cut[chunk, 1]
-        row, last = cut[chunk, 0], cut[chunk + 1, 0]
-        while row < last:
-            person = persons[row]
-            starts_end = runs_kernel.first_at_least(persons, row, last, person + 1)
-            returns = runs_kernel.first_at_least(persons, returns, stop, person)
-            returns_end = runs_kernel.first_at_least(persons, returns, stop, person + 1)
+        for person in range(bounds[chunk], bounds[chunk + 1]):
+            returns, returns_end = starts[1, person], starts[1, person + 1]
             previous_cohort = -1
-            for start in range(row, starts_end):
+            for start in range(starts[0, person], starts[0, person + 1]):
                 cohort = _cohort(buckets[start], times[start], first_time, previous_cohort, first_cohort,
                                  range_from, range_to)  # fmt: skip
                 if cohort == _NO_MORE:
@@ -135,7 +130,6 @@ def _runs_pass(  # type: ignore[no-untyped-def]
                 sizes[chunk, cohort] += 1
                 _count_returns(returns, returns_end, every_row, buckets, times, start, cohort, rolling_length,
                                low, high, last_period, hit, returned[chunk])  # fmt: skip
-            row = starts_end
 
 
 _NONE = -1  # this start event starts no cohort

@@ -1,16 +1,16 @@
-"""Reading timelines' sorted runs of rows, compiled with numba: joining the chunks they arrive in (and
-checking their order), ranges of persons to share out among the cores, and merging runs into person and
-time order.
+"""Reading timelines' sorted runs of rows, compiled with numba: joining the chunks they arrive in (checking
+their order and noting where each person's rows are in each run), and merging runs into person and time
+order.
 
 Timelines keep each event's rows sorted by (person, time), one event after another, so a scan of a few
-events returns a few sorted runs. A question can follow its events' runs side by side (funnel_runs,
-retention_kernel), or merge them into each person's sequence: a pass over the rows, not a sort.
+events returns a few sorted runs. A question can follow its events' runs side by side, each person's rows
+found by their number (funnel_runs, retention_kernel), or merge them into each person's sequence: a pass
+over the rows, not a sort.
 """
 
 from __future__ import annotations
 
 import contextlib
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -18,12 +18,14 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
+from sextant.insights import allocation
+
 Int64Array = npt.NDArray[np.int64]
 
+# Where persons' rows begin is worked out in blocks of this many persons, on every core.
+_PERSONS_PER_BLOCK = 1 << 16
 # More runs than one per this many rows means the rows are not in runs worth merging: they are sorted instead.
 ROWS_PER_RUN = 8
-# Splitting fewer rows than this among the cores costs more than it saves.
-ROWS_PER_RANGE = 4096
 
 
 def sorted_runs(codes: npt.NDArray[np.integer], times: npt.NDArray[np.integer]) -> Int64Array:
@@ -45,52 +47,30 @@ def merged_order(codes: npt.NDArray[np.integer], times: npt.NDArray[np.integer],
 
 @dataclass(frozen=True)
 class JoinedRuns:
-    """Runs joined from their chunks: all persons, all times, each run's rows (first, end), and whether
-    every run is sorted by person, then time."""
+    """Runs joined from their chunks: all times, each run's rows (first, end), whether every run is sorted
+    by person, then time, and, when it is, where each person's rows are in each run: run k's rows of person
+    p are starts[k, p]:starts[k, p + 1] (persons are numbered from 0 up)."""
 
-    persons: npt.NDArray[np.integer]
     times: Int64Array
     runs: Int64Array
     in_order: bool
+    starts: Int64Array  # runs x (the highest person + 2)
+    person_chunks: list[npt.NDArray[np.integer]]
 
-
-class _Buffers:
-    """Memory that joined runs are copied into, lent for one question at a time and kept for the next: a
-    fresh block of hundreds of megabytes costs the kernel more to map, zero and back with huge pages than
-    the copy itself (an E100M funnel took 0.2 s or 0.6 s depending on it)."""
-
-    def __init__(self, kept_bytes: int) -> None:
-        self._lock = threading.Lock()
-        self._free: list[npt.NDArray[np.uint8]] = []
-        self._kept_bytes = kept_bytes
-
-    def take(self, size: int) -> npt.NDArray[np.uint8]:
-        with self._lock:
-            # The smallest that fits; the list is kept largest first.
-            fitting = [index for index, buffer in enumerate(self._free) if buffer.size >= size]
-            if fitting:
-                return self._free.pop(fitting[-1])
-        return np.empty(size, np.uint8)
-
-    def give(self, buffer: npt.NDArray[np.uint8]) -> None:
-        with self._lock:
-            kept: list[npt.NDArray[np.uint8]] = []
-            for candidate in sorted([*self._free, buffer], key=len, reverse=True):
-                if sum(item.size for item in kept) + candidate.size <= self._kept_bytes:
-                    kept.append(candidate)  # the largest that fit, which the biggest questions need
-            self._free = kept
-
-
-_BUFFERS = _Buffers(kept_bytes=1 << 30)
+    def persons(self) -> npt.NDArray[np.integer]:
+        """Every row's person, joined when asked: only questions that sort the rows need them."""
+        if not self.person_chunks:
+            return np.zeros(0, np.int64)
+        return np.concatenate(self.person_chunks)
 
 
 @contextlib.contextmanager
 def joined_runs(
     person_chunks: list[npt.NDArray[np.integer]], time_chunks: list[Int64Array], chunk_runs: list[int], run_count: int
 ) -> Iterator[JoinedRuns]:
-    """Runs that arrive in chunks (a query's result each, in Arrow batches), joined: copied once, and
-    checked for order while copying. `chunk_runs` gives each chunk's run, in order. The arrays are lent for
-    the `with` block only."""
+    """Runs that arrive in chunks (a query's result each, in Arrow batches), joined: copied once, checked for
+    order while copying, and indexed by person. `chunk_runs` gives each chunk's run, in order. The arrays
+    are lent for the `with` block only."""
     # Empty chunks are left out, so that each chunk's row before it is the last of the chunk before it.
     kept = [index for index, chunk in enumerate(person_chunks) if len(chunk)]
     person_chunks = [person_chunks[index] for index in kept]
@@ -101,71 +81,40 @@ def joined_runs(
     offsets[1:] = np.cumsum(sizes)
     first_chunk = np.searchsorted(np.asarray(chunk_runs, np.int64), np.arange(run_count + 1))
     runs = np.stack([offsets[first_chunk[:-1]], offsets[first_chunk[1:]]], 1)
-    dtype = person_chunks[0].dtype if person_chunks else np.dtype(np.int64)
     rows = int(offsets[-1])
-    person_buffer, time_buffer = _BUFFERS.take(rows * dtype.itemsize), _BUFFERS.take(rows * 8)
-    try:
-        persons = person_buffer[: rows * dtype.itemsize].view(dtype)
-        times = time_buffer[: rows * 8].view(np.int64)
+    # In order, each run's highest person is its last row's.
+    people = max((int(chunk[-1]) for chunk in person_chunks), default=-1) + 2
+    starts_shape = (run_count, max(people, 1))
+    with contextlib.ExitStack() as lending:
+        times = lending.enter_context(allocation.lent((rows,), np.dtype(np.int64)))
+        starts = lending.enter_context(allocation.lent(starts_shape, np.dtype(np.int64)))
         in_order = True
         if person_chunks:
+            chunk_run = np.asarray(chunk_runs, np.int64)
             starts_run = np.ones(len(sizes), np.bool_)  # whether a chunk is the first of its run
-            starts_run[1:] = np.diff(np.asarray(chunk_runs)) != 0
+            starts_run[1:] = chunk_run[1:] != chunk_run[:-1]
             in_order = bool(
                 _copy_checked(
-                    numba.typed.List(person_chunks), numba.typed.List(time_chunks), offsets, starts_run, persons, times
+                    numba.typed.List(person_chunks), numba.typed.List(time_chunks), offsets, chunk_run, starts_run,
+                    times, runs, starts,
                 )
-            )
-        yield JoinedRuns(persons, times, runs, in_order)
-    finally:
-        _BUFFERS.give(person_buffer)
-        _BUFFERS.give(time_buffer)
-
-
-def person_ranges(persons: npt.NDArray[np.integer], runs: Int64Array, ranges: int | None = None) -> Int64Array:
-    """About `ranges` ranges of the persons of the first run, to be shared out among the cores (by default
-    16 per core, so that uneven ranges even out, but none of fewer than ROWS_PER_RANGE rows): per range
-    boundary and run, the run's first row at or after it. Runs in person order only."""
-    leading = persons[runs[0, 0] : runs[0, 1]]
-    if ranges is None:
-        ranges = max(1, min(numba.get_num_threads() * 16, len(leading) // ROWS_PER_RANGE))
-    low = int(leading[0]) if len(leading) else 0
-    high = int(leading[-1]) + 1 if len(leading) else 1
-    # In the persons' own type: searching with wider numbers would convert every run to them first.
-    bounds = np.unique(np.linspace(low, high, ranges + 1).astype(persons.dtype))
-    cut = np.empty((len(bounds), len(runs)), np.int64)
-    for index, (first, end) in enumerate(runs):
-        cut[:, index] = first + np.searchsorted(persons[first:end], bounds)
-    return cut
-
-
-@numba.njit(cache=True, inline="always")
-def first_at_least(persons, row, stop, person):  # type: ignore[no-untyped-def]
-    """The first row from `row` (before `stop`) whose person is at least `person`, in rows sorted by person:
-    a galloping search, so that passing many rows costs little."""
-    if row >= stop:
-        return stop
-    step = 1
-    while row + step < stop and persons[row + step] < person:
-        row += step
-        step *= 2
-    if persons[row] >= person:
-        return row
-    low, high = row + 1, min(row + step, stop)  # persons[row] < person; the answer is in (row, high]
-    while low < high:
-        middle = (low + high) // 2
-        if persons[middle] < person:
-            low = middle + 1
+            )  # fmt: skip
         else:
-            high = middle
-    return low
+            starts[:] = runs[:, :1]
+        yield JoinedRuns(times, runs, in_order, starts, person_chunks)
 
 
 @numba.njit(cache=True, parallel=True, nogil=True)
-def _copy_checked(person_chunks, time_chunks, offsets, starts_run, persons, times):  # type: ignore[no-untyped-def]
-    """Copy each chunk into place (all at once) and check its rows' order, from the last row of the chunk
-    before it when both are of one run."""
+def _copy_checked(person_chunks, time_chunks, offsets, chunk_run, starts_run, times, runs, starts):  # type: ignore[no-untyped-def]
+    """Copy each chunk's times into place (all at once) and check its rows' order, from the last row of the
+    chunk before it when both are of one run; and note where each person's rows begin in each run (`starts`, which
+    is meaningful only when every run is in order; out of order, it is written within its bounds)."""
     disordered = np.zeros(len(person_chunks), np.bool_)
+    highest = starts.shape[1] - 1  # one past the highest person
+    blocks = (highest + _PERSONS_PER_BLOCK - 1) // _PERSONS_PER_BLOCK
+    for task in numba.prange(starts.shape[0] * blocks):
+        run, block = task // blocks, task % blocks
+        starts[run, block * _PERSONS_PER_BLOCK : (block + 1) * _PERSONS_PER_BLOCK] = -1  # not known yet
     for task in numba.prange(offsets.shape[0] - 1):
         chunk = np.int64(task)  # typed lists take signed indexes; prange counts unsigned
         chunk_persons, chunk_times = person_chunks[chunk], time_chunks[chunk]
@@ -174,13 +123,35 @@ def _copy_checked(person_chunks, time_chunks, offsets, starts_run, persons, time
         if not starts_run[chunk]:
             last = person_chunks[chunk - 1].shape[0] - 1
             previous_person, previous_time = person_chunks[chunk - 1][last], time_chunks[chunk - 1][last]
+        shared = 0  # the rows of the person whose rows began in the chunk before
+        while not starts_run[chunk] and shared < chunk_persons.shape[0] and chunk_persons[shared] == previous_person:
+            shared += 1
         for row in range(chunk_persons.shape[0]):
             person, time = chunk_persons[row], chunk_times[row]
             if person < previous_person or (person == previous_person and time < previous_time):
                 disordered[chunk] = True
             previous_person, previous_time = person, time
-            persons[base + row] = person
             times[base + row] = time
+        # Each person's first row, written last: from the chunk's end back, with no test per row.
+        run_starts = starts[chunk_run[chunk]]
+        for row in range(chunk_persons.shape[0] - 1, shared - 1, -1):
+            run_starts[min(max(np.int64(chunk_persons[row]), 0), highest)] = base + row
+    for task in numba.prange(starts.shape[0] * blocks):
+        # A person without rows begins where the next person with rows does; past the highest, the run ends.
+        # Each block of persons looks for the first start after it, which is known or -1 whatever the other
+        # blocks have done so far.
+        run, block = task // blocks, task % blocks
+        low, high = block * _PERSONS_PER_BLOCK, min((block + 1) * _PERSONS_PER_BLOCK, highest)
+        following = runs[run, 1]
+        for later in range(high, highest):
+            if starts[run, later] >= 0:
+                following = starts[run, later]
+                break
+        for person in range(high - 1, low - 1, -1):
+            if starts[run, person] < 0:
+                starts[run, person] = following
+            following = starts[run, person]
+    starts[:, highest] = runs[:, 1]
     return not disordered.any()
 
 
