@@ -3,7 +3,9 @@ from __future__ import annotations
 import pytest
 
 from sextant.ingest.store import EventStore
+from sextant.warehouse.timelines import compact
 from sextant.workspace import Workspace
+from tests.conftest import ingest, journeys_for
 from tests.insights.journeys import DAY, HOUR, T0, load_world, query
 
 BASE = {"kind": "retention", "interval": "day", "date_from": "2024-05-06", "date_to": "2024-05-07"}
@@ -55,3 +57,22 @@ def test_periods_that_have_not_ended_are_flagged(workspace: Workspace, store: Ev
         [True, True, False, False],
         [True, False, False, False],
     ]
+
+
+def test_a_cohort_takes_the_smallest_breakdown_value_of_its_first_start_events_at_one_time(
+    workspace: Workspace, store: EventStore, timelines: bool
+) -> None:
+    # carol signs up twice at one instant, first with the larger value; ties have one rule, whatever order
+    # the warehouse reads them in: the smallest value.
+    carol = [
+        ("Signed Up", T0, {"properties": {"plan": "team"}}),
+        ("Signed Up", T0, {"properties": {"plan": "business"}}),
+        ("Search", T0 + DAY),
+    ]
+    ingest(store, journeys_for({"carol": carol}))  # type: ignore[dict-item]
+    if timelines:
+        compact(store.engine, store.project.name, store.project.config.timezone)
+    for start_type in ("recurring", "first_time"):
+        spec = {**BASE, **STEPS, "periods": 2, "start_type": start_type, "breakdown": {"type": "event", "key": "plan"}}
+        result = query(workspace, spec)
+        assert [line["breakdown_value"] for line in result["results"]] == ["business"]  # type: ignore[attr-defined]
