@@ -30,7 +30,7 @@ class Reached:
 
 
 def best_attempts(
-    starts: Int64Array,
+    starts: npt.NDArray[np.integer],
     times: Int64Array,
     entry_from: int,
     entry_to: int,

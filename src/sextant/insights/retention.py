@@ -89,8 +89,8 @@ class RetentionRunner(QueryRunner):
         first_value: list[exp.Expr] = []
         if spec.breakdown:
             # The value of the cohort's first start event; of several at that time, the smallest.
-            first = exp.Tuple(expressions=[exp.column("time"), exp.column("breakdown")])
-            first_value.append(exp.ArgMin(this=exp.column("breakdown"), expression=first).as_("breakdown"))
+            earliest = exp.Tuple(expressions=[exp.column("time"), exp.column("breakdown")])
+            first_value.append(exp.ArgMin(this=exp.column("breakdown"), expression=earliest).as_("breakdown"))
         starts = (
             exp.select(*grouped, exp.Min(this=exp.column("time")).as_("started"), *first_value)
             .from_(start_rows.subquery("start_rows"))

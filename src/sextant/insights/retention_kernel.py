@@ -51,7 +51,7 @@ def count(
 
 
 def count_runs(
-    starts: Int64Array,
+    starts: npt.NDArray[np.integer],
     buckets: Int64Array,
     times: Int64Array,
     *,

@@ -54,7 +54,7 @@ class JoinedRuns:
     times: Int64Array
     runs: Int64Array
     in_order: bool
-    starts: Int64Array  # runs x (the highest person + 2)
+    starts: npt.NDArray[np.integer]  # runs x (the highest person + 2); 32-bit under 2**31 rows, which halves its writes
     person_chunks: list[npt.NDArray[np.integer]]
 
     def persons(self) -> npt.NDArray[np.integer]:
@@ -87,7 +87,7 @@ def joined_runs(
     starts_shape = (run_count, max(people, 1))
     with contextlib.ExitStack() as lending:
         times = lending.enter_context(allocation.lent((rows,), np.dtype(np.int64)))
-        starts = lending.enter_context(allocation.lent(starts_shape, np.dtype(np.int64)))
+        starts = lending.enter_context(allocation.lent(starts_shape, np.dtype(np.int32 if rows < 2**31 else np.int64)))
         in_order = True
         if person_chunks:
             chunk_run = np.asarray(chunk_runs, np.int64)
