@@ -98,6 +98,14 @@ def browser_workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Work
         directory / "project", name="acme", timezone=TIMEZONE, warehouse=warehouse_url("duckdb", directory)
     )
     ingest(EventStore(opened.project, opened.warehouse), journeys_for(JOURNEYS))
+    # A fresh clone compiles the insight passes on first use (about 15 s for a funnel's), longer than a page
+    # is given to load: they are compiled here, as `sextant demo` does before it serves.
+    project = opened.project
+    context = QueryContext(opened.warehouse, project.name, project.config.timezone, TrackingPlan(), NOW)
+    warm_up = {"date_from": "2024-05-01", "date_to": "2024-05-17"}
+    steps = [{"event": "Signed Up"}, {"event": "Clicked Result"}]
+    run_query({"kind": "funnel", **warm_up, "steps": steps}, context)
+    run_query({"kind": "retention", **warm_up, "start": steps[0], "return": steps[1]}, context)
     yield opened
     opened.close()
 

@@ -495,34 +495,71 @@ def _select_ranks(values, offsets, low, high, ranks, found, totals):  # type: ig
     while (high - low) >> shift >= (1 << _BUCKET_BITS):
         shift += 1
     for task in numba.prange(offsets.shape[0] - 1):
-        chosen = values[offsets[task] : offsets[task + 1]]
-        counts = np.zeros((1 << _BUCKET_BITS) + 1, np.int64)
-        total = 0.0
-        for block in range(0, chosen.shape[0], _SUMMED_AT_ONCE):
-            summed = 0  # in integers, exactly, and faster than adding floats one after another
-            for value in chosen[block : block + _SUMMED_AT_ONCE]:
-                counts[((value - low) >> shift) + 1] += 1
-                summed += value
-            total += summed
-        totals[task] = total
-        counts = np.cumsum(counts)  # counts[b]: the values in buckets below b
-        for pair in range(0, ranks.shape[1], 2):  # two neighbouring ranks, in the buckets first..last
-            if chosen.shape[0] == 0:
-                break
-            below, above = ranks[task, pair], ranks[task, pair + 1]
-            first = np.searchsorted(counts, below, side="right") - 1
-            last = np.searchsorted(counts, above, side="right") - 1
-            around = np.empty(counts[last + 1] - counts[first], np.int64)
-            filled = 0
-            for value in chosen:
-                bucket = (value - low) >> shift
-                if first <= bucket <= last:
-                    around[filled] = value
-                    filled += 1
-            rank = below - counts[first]
-            placed = np.partition(around, rank)
-            found[task, pair] = placed[rank]
-            found[task, pair + 1] = placed[rank] if above == below else placed[rank + 1 :].min()
+        totals[task] = _select_set(values[offsets[task] : offsets[task + 1]], low, shift, ranks[task], found[task])
+
+
+@numba.njit(cache=True, nogil=True)
+def _select_set(chosen, low, shift, ranks, found):  # type: ignore[no-untyped-def]
+    """`_select_ranks` for one set of values; its total. A function of its own: numba compiles a parallel
+    loop's body much more slowly (a fresh install compiles these passes on first use)."""
+    counts = np.zeros((1 << _BUCKET_BITS) + 1, np.int64)
+    total = 0.0
+    for block in range(0, chosen.shape[0], _SUMMED_AT_ONCE):
+        summed = 0  # in integers, exactly, and faster than adding floats one after another
+        for value in chosen[block : block + _SUMMED_AT_ONCE]:
+            counts[((value - low) >> shift) + 1] += 1
+            summed += value
+        total += summed
+    if chosen.shape[0] == 0:
+        return total
+    counts = np.cumsum(counts)  # counts[b]: the values in buckets below b
+    for pair in range(0, ranks.shape[0], 2):  # two neighbouring ranks, in the buckets first..last
+        below, above = ranks[pair], ranks[pair + 1]
+        first = np.searchsorted(counts, below, side="right") - 1
+        last = np.searchsorted(counts, above, side="right") - 1
+        around = np.empty(counts[last + 1] - counts[first], np.int64)
+        filled = 0
+        for value in chosen:
+            bucket = (value - low) >> shift
+            if first <= bucket <= last:
+                around[filled] = value
+                filled += 1
+        rank = below - counts[first]
+        _place(around, rank)
+        found[pair] = around[rank]
+        found[pair + 1] = around[rank] if above == below else around[rank + 1 :].min()
+    return total
+
+
+@numba.njit(cache=True, nogil=True)
+def _place(values, rank):  # type: ignore[no-untyped-def]
+    """Put the value of `rank` in sorted order at values[rank], the values below it before it and the others
+    after it: a quickselect with three-way partitions, so that many equal values cost nothing extra (numba's
+    own np.partition takes 7 s to compile)."""
+    low, high = 0, values.shape[0] - 1
+    while low < high:
+        middle = (low + high) // 2
+        a, b, c = values[low], values[middle], values[high]
+        pivot = max(min(a, b), min(max(a, b), c))  # the median of the three
+        less, row, more = low, low, high
+        while row <= more:
+            value = values[row]
+            if value < pivot:
+                values[row], values[less] = values[less], value
+                less += 1
+                row += 1
+            elif value > pivot:
+                values[row], values[more] = values[more], value
+                more -= 1
+            else:
+                row += 1
+        # [low, less) below the pivot, [less, more] equal to it, (more, high] above it
+        if rank < less:
+            high = less - 1
+        elif rank > more:
+            low = more + 1
+        else:
+            return
 
 
 @numba.njit(cache=True, parallel=True, nogil=True)
