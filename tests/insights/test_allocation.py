@@ -24,3 +24,4 @@ def test_a_lent_array_has_the_shape_and_type_asked_for_and_its_block_is_lent_aga
             assert not np.shares_memory(first, second)
     with allocation.lent((2,), np.dtype(np.int32)) as again:
         assert again.shape == (2,) and again.dtype == np.int32
+        assert np.shares_memory(again, first) or np.shares_memory(again, second)

@@ -30,10 +30,9 @@ def build_rows(persons: dict[int, list[tuple[int, int]]], steps: int) -> tuple[n
 def joined(numbers: np.ndarray, times: np.ndarray, runs: np.ndarray) -> contextlib.AbstractContextManager[JoinedRuns]:
     """The rows joined as the steps' query results are (`runs_kernel.joined_runs`), each run one chunk."""
     chunks = [(numbers[first:end], times[first:end]) for first, end in runs.tolist()]
-    rows = runs_kernel.joined_runs(
+    return runs_kernel.joined_runs(
         [persons for persons, _ in chunks], [run_times for _, run_times in chunks], list(range(len(runs))), len(runs)
     )
-    return rows
 
 
 def best_by_runs(

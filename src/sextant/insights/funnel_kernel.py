@@ -452,30 +452,22 @@ def step_statistics(reached: Int64Array, times: Int64Array, step_count: int) -> 
     offsets[2 : step_count + 1] = np.cumsum(counts[1:])
     offsets[step_count + 1 :] = offsets[step_count] + offsets[1 : step_count + 1]
     starts = offsets[:step_count] + np.cumsum(part_counts, axis=0) - part_counts
-    levels = np.array([0.5, 0.9])
-    ranks = np.zeros((2 * step_count, 2 * len(levels)), np.int64)  # per set of durations: the ranks to find
-    for index in range(2 * step_count):
-        size = int(offsets[index + 1] - offsets[index])
-        ranks[index] = [rank for level in levels for rank in _ranks(size, float(level))]
+    # Per set of durations and quantile, the two ranks it interpolates between, side by side.
+    sizes = np.diff(offsets)
+    position = np.array([0.5, 0.9])[None, :] * np.maximum(sizes[:, None] - 1, 0)
+    below = np.floor(position).astype(np.int64)
+    ranks = np.stack([below, np.minimum(below + 1, np.maximum(sizes[:, None] - 1, 0))], axis=2).reshape(len(sizes), -1)
     found = np.zeros(ranks.shape, np.int64)
     totals = np.zeros(2 * step_count, np.float64)
     with allocation.lent((int(offsets[-1]),), np.dtype(np.int64)) as durations:
         extremes = _fill_durations(reached, times, bounds, starts.astype(np.int64), offsets[step_count], durations)
         _select_ranks(durations, offsets, int(extremes[:, 0].min()), int(extremes[:, 1].max()), ranks, found, totals)
-    sizes = np.diff(offsets).astype(np.float64)
-    position = levels[None, :] * (sizes[:, None] - 1)
-    below, above = found[:, 0::2], found[:, 1::2]
-    quantiles = below + (above - below) * (position - np.floor(position))
+    low, high = found[:, 0::2], found[:, 1::2]
+    quantiles = low + (high - low) * (position - below)
     with np.errstate(invalid="ignore", divide="ignore"):
         summaries = np.stack([quantiles[:, 0], totals / sizes, quantiles[:, 1]], axis=1)
     summaries[sizes == 0] = np.nan
     return StepStatistics(counts, summaries[:step_count], summaries[step_count:])
-
-
-def _ranks(size: int, level: float) -> tuple[int, int]:
-    """The two ranks that the `level` quantile of `size` values interpolates between."""
-    below = int(level * (size - 1)) if size else 0
-    return below, min(below + 1, max(size - 1, 0))
 
 
 # The durations are counted in 2**16 buckets of their range, so that the few around each pair of ranks are

@@ -16,6 +16,8 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
+from sextant.insights import runs_kernel
+
 Int64Array = npt.NDArray[np.int64]
 
 
@@ -41,12 +43,10 @@ def best_attempts(
     rows of person p are times[starts[k, p]:starts[k, p + 1]], in time order (`runs_kernel.JoinedRuns`).
     Entries are in [entry_from, entry_to); a step may come at the same time as the previous one or later, up
     to `window` after the entry (all in `times`' unit). The persons are shared out among the cores in about
-    `ranges` ranges (by default 16 per core)."""
+    `ranges` ranges (`runs_kernel.person_bounds`)."""
     people = starts.shape[1] - 1
     entering = starts[0, 1:] > starts[0, :-1]
-    if ranges is None:
-        ranges = numba.get_num_threads() * 16
-    bounds = np.unique(np.linspace(0, people, max(1, ranges) + 1).astype(np.int64))
+    bounds = runs_kernel.person_bounds(people, ranges)
     # Each range's first place in the output: the persons with an entry event before it.
     before = np.zeros(people + 1, np.int64)
     np.cumsum(entering, out=before[1:])

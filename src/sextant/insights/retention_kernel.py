@@ -14,6 +14,8 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
+from sextant.insights import runs_kernel
+
 Int64Array = npt.NDArray[np.int64]
 
 
@@ -67,11 +69,8 @@ def count_runs(
     """As `count`, from the rows of one start event and one return event as timelines keep them: person p's
     start rows are [starts[0, p], starts[0, p + 1]) and their return rows [starts[1, p], starts[1, p + 1]),
     each in time order (`runs_kernel.JoinedRuns`; one event's rows can be both). The persons are shared out
-    among the cores in about `ranges` ranges (by default 16 per core)."""
-    people = starts.shape[1] - 1
-    if ranges is None:
-        ranges = numba.get_num_threads() * 16
-    bounds = np.unique(np.linspace(0, people, max(1, ranges) + 1).astype(np.int64))
+    among the cores in about `ranges` ranges (`runs_kernel.person_bounds`)."""
+    bounds = runs_kernel.person_bounds(starts.shape[1] - 1, ranges)
     low = np.array([column[0] for column in columns], np.int64)
     high = np.array([column[1] for column in columns], np.int64)
     sizes = np.zeros((len(bounds) - 1, cohorts), np.int64)

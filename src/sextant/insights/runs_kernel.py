@@ -64,6 +64,14 @@ class JoinedRuns:
         return np.concatenate(self.person_chunks)
 
 
+def person_bounds(people: int, ranges: int | None = None) -> Int64Array:
+    """Bounds of about `ranges` ranges of the person numbers [0, people), to share out among the cores (by
+    default 16 per core, so that uneven ranges even out)."""
+    if ranges is None:
+        ranges = numba.get_num_threads() * 16
+    return np.unique(np.linspace(0, people, max(1, ranges) + 1).astype(np.int64))
+
+
 @contextlib.contextmanager
 def joined_runs(
     person_chunks: list[npt.NDArray[np.integer]], time_chunks: list[Int64Array], chunk_runs: list[int], run_count: int
