@@ -13,6 +13,7 @@ import uvicorn
 
 from sextant import logs
 from sextant.errors import ConfigError
+from sextant.insights import warm_up
 from sextant.project import Project
 from sextant.web.app import create_app
 from sextant.workspace import Workspace
@@ -71,6 +72,7 @@ def serve(directory: str, host: str | None = None, port: int | None = None) -> N
     descriptor = os.open(project.server_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "wb") as handle:
         handle.write(orjson.dumps(info))
+    warm_up.start()  # the first questions need the insight passes compiled
     try:
         uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
     finally:

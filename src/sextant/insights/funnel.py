@@ -311,11 +311,12 @@ class FunnelRunner(QueryRunner):
                 columns = [_encoded(table.column(f"held_{i}"))[0] for i in range(len(spec.hold_constant))]
                 held = np.unique(np.stack(columns, axis=1), axis=0, return_inverse=True)[1].reshape(-1)
             dictionary, codes = _codes(table.column("breakdown") if spec.breakdown else None, table.num_rows)
+            exclusions = _int64(table.column("exclusions")) if spec.exclusions else np.zeros(table.num_rows, np.int64)
             found = funnel_kernel.run(
                 starts,
                 times,
                 steps,
-                _arranged(_int64(table.column("exclusions")), order) if spec.exclusions else np.zeros_like(times),
+                _arranged(exclusions, order),
                 _arranged(codes, order),
                 _arranged(held, order),
                 step_count=len(spec.steps),
@@ -508,7 +509,13 @@ def _actor_names(
 
 
 def _arranged(values: npt.NDArray[Any], order: npt.NDArray[np.int64] | None) -> npt.NDArray[Any]:
-    return values if order is None else values[order]
+    """The values in the passes' row order, read-only. numba compiles a pass once per combination of its
+    arguments' types, and a read-only array (an Arrow buffer used as it is) is another type than a writable
+    one (a copy): without this, a question whose rows needed reordering, or came in several chunks, would
+    compile the pass again (seconds) after one whose rows did not."""
+    view = (values if order is None else values[order]).view()
+    view.flags.writeable = False
+    return view
 
 
 def _int64(column: pa.ChunkedArray | pa.Array) -> npt.NDArray[np.int64]:
