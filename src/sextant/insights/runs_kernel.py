@@ -155,10 +155,11 @@ def _copy_checked(person_chunks, time_chunks, offsets, chunk_run, starts_run, ti
             if starts[run, later] >= 0:
                 following = starts[run, later]
                 break
-        for person in range(high - 1, low - 1, -1):
-            if starts[run, person] < 0:
-                starts[run, person] = following
-            following = starts[run, person]
+        run_starts = starts[run]
+        for person in range(high - 1, low - 1, -1):  # with no branch: whether a person has rows is random
+            value = run_starts[person]
+            following = value if value >= 0 else following
+            run_starts[person] = following
     starts[:, highest] = runs[:, 1]
     return not disordered.any()
 
