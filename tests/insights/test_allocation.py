@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import numpy as np
 
 from sextant.insights import allocation
@@ -24,3 +26,20 @@ def test_a_lent_array_has_the_shape_and_type_asked_for_and_no_other_lent_array_s
             assert not np.shares_memory(first, second)
     with allocation.lent((2,), np.dtype(np.int32)) as again:
         assert again.shape == (2,) and again.dtype == np.int32
+
+
+
+def test_a_kept_array_gives_its_block_back_only_when_it_and_every_view_of_it_are_gone() -> None:
+    buffers = allocation.Buffers(kept_bytes=1000)
+    array = buffers.kept((10, 4), np.dtype(np.int64))
+    assert array.shape == (10, 4) and array.dtype == np.int64
+    address = array.ctypes.data
+    array[:] = np.arange(40).reshape(10, 4)
+    rows = array[3:5]  # a view that outlives the array it was taken from
+    del array
+    gc.collect()
+    assert buffers.take(320).ctypes.data != address  # the block is still in use
+    assert rows.tolist() == [[12, 13, 14, 15], [16, 17, 18, 19]]
+    del rows
+    gc.collect()
+    assert buffers.take(320).ctypes.data == address  # given back with the last view

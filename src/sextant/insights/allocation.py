@@ -6,8 +6,9 @@ so every question pays for the kernel zeroing and faulting in every page again, 
 huge pages, for compacting memory to find them: a 3-step funnel on 10M events took 0.11-0.12 s that way
 instead of 0.045 s once the process's heap had grown (docs/performance.md). Raising glibc's thresholds
 makes blocks up to 32 MB (its largest threshold) come from the heap, and keeps up to 512 MB of freed heap
-for reuse instead of trimming it. Larger blocks that a question needs only while it is answered are lent
-from blocks kept here (`lent`).
+for reuse instead of trimming it. Larger blocks are taken from blocks kept here: lent for a `with` block
+(`lent`), or given back when the last array on them is dropped (`kept`), for results that outlive the pass
+that makes them.
 """
 
 from __future__ import annotations
@@ -65,6 +66,11 @@ class Buffers:
                 return self._free.pop(fitting[-1])
         return np.empty(size, np.uint8)
 
+    def kept(self, shape: tuple[int, ...], dtype: np.dtype[Any]) -> npt.NDArray[Any]:
+        """An array on a block taken here, given back when the array and every view of it are gone."""
+        size = int(np.prod(shape)) * dtype.itemsize
+        return np.asarray(_KeptBlock(self, self.take(size), size)).view(dtype).reshape(shape)
+
     def give(self, buffer: npt.NDArray[np.uint8]) -> None:
         with self._lock:
             kept: list[npt.NDArray[np.uint8]] = []
@@ -86,3 +92,29 @@ def lent(shape: tuple[int, ...], dtype: np.dtype[Any]) -> Iterator[npt.NDArray[A
         yield buffer[:size].view(dtype).reshape(shape)
     finally:
         _BUFFERS.give(buffer)
+
+
+def kept(shape: tuple[int, ...], dtype: np.dtype[Any]) -> npt.NDArray[Any]:
+    """An uninitialised array on a kept block, which goes back to the kept blocks when the array and every
+    view of it are gone. For a pass's results: a fresh block over glibc's threshold is mapped, zeroed and
+    backed with huge pages as the pass first writes it, which made a 10-step E10M funnel's pass take 24 ms
+    or, in runs of several questions, 50-85 ms."""
+    return _BUFFERS.kept(shape, dtype)
+
+
+class _KeptBlock:
+    """The owner of a block while arrays on it live. numpy keeps the object an array was made from as the
+    base of the array and of every view of it, so this is dropped, and the block given back, with the last."""
+
+    def __init__(self, buffers: Buffers, buffer: npt.NDArray[np.uint8], size: int) -> None:
+        self._buffers = buffers
+        self._buffer = buffer
+        self.__array_interface__ = {
+            "shape": (size,),
+            "typestr": "|u1",
+            "data": (buffer.ctypes.data, False),
+            "version": 3,
+        }
+
+    def __del__(self) -> None:
+        self._buffers.give(self._buffer)

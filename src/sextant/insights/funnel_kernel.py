@@ -89,8 +89,8 @@ def run(
     entry_time = np.empty(count, np.int64)
     reached = np.empty(count, np.int64)
     excluded = np.empty(count, np.bool_)
-    step_times = np.empty((count, step_count), np.int64)
-    step_values = np.empty((count, step_count), np.int64)
+    step_times = allocation.kept((count, step_count), np.dtype(np.int64))  # attempts x steps: often large
+    step_values = allocation.kept((count, step_count), np.dtype(np.int64))
     attributed = np.empty(count, np.int64)
     best = np.full(starts.shape[0] - 1, -1, np.int64)
     found = _all_attempts(
@@ -123,7 +123,7 @@ def best_ordered(
     partitions = starts.shape[0] - 1
     entry_time = np.empty(partitions, np.int64)
     reached = np.zeros(partitions, np.int64)  # stays 0 for partitions without an entry
-    step_times = np.empty((partitions, step_count), np.int64)
+    step_times = allocation.kept((partitions, step_count), np.dtype(np.int64))
     chunks = numba.get_num_threads() * 16
     _greedy_pass(
         starts, times, steps, entry_from, entry_to, step_count, window, chunks, entry_time, reached, step_times

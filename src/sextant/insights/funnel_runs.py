@@ -16,7 +16,7 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
-from sextant.insights import runs_kernel
+from sextant.insights import allocation, runs_kernel
 
 Int64Array = npt.NDArray[np.int64]
 
@@ -53,7 +53,7 @@ def best_attempts(
     count = int(before[-1])
     entry_time = np.empty(count, np.int64)
     reached = np.empty(count, np.int64)
-    step_times = np.empty((count, starts.shape[0]), np.int64)
+    step_times = allocation.kept((count, starts.shape[0]), np.dtype(np.int64))  # often over glibc's threshold
     _pass(starts, times, bounds, before[bounds], entry_from, entry_to, window, entry_time, reached, step_times)
     kept = reached > 0  # persons whose every entry event is outside the range are left out
     if kept.all():
