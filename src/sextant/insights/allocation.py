@@ -54,7 +54,8 @@ class Buffers:
     depending on it)."""
 
     def __init__(self, kept_bytes: int) -> None:
-        self._lock = threading.Lock()
+        # Reentrant: a kept block is given back from `__del__`, which may run wherever the last view is dropped.
+        self._lock = threading.RLock()
         self._free: list[npt.NDArray[np.uint8]] = []
         self._kept_bytes = kept_bytes
 
