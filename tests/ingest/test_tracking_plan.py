@@ -61,6 +61,17 @@ def test_names_are_stored_in_proper_case_with_the_original_kept() -> None:
     assert rows[0]["event"] == "SearchSubmitted"
 
 
+def test_a_derived_property_from_a_key_with_regex_characters_reaches_only_events_that_have_that_key() -> None:
+    plan = {"derived": [{"property": "total", "from": "price.usd (incl+tax)?", "path": "$.amount"}]}
+    rows, _ = planned(
+        plan,
+        {"event": "Paid", "properties": {"price.usd (incl+tax)?": {"amount": 12}}},
+        {"event": "Paid", "properties": {"priceXusd (incl+tax)": {"amount": 13}}},  # a pattern would match this
+        {"event": "Paid", "properties": {"price.usd": {"amount": 14}}},
+    )
+    assert [row["properties"].get("total") for row in rows] == [12, None, None]
+
+
 def test_derived_properties_from_a_json_path_an_event_table_and_a_regex() -> None:
     plan = {
         "derived": [
