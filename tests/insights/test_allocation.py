@@ -28,7 +28,6 @@ def test_a_lent_array_has_the_shape_and_type_asked_for_and_no_other_lent_array_s
         assert again.shape == (2,) and again.dtype == np.int32
 
 
-
 def test_a_kept_array_gives_its_block_back_only_when_it_and_every_view_of_it_are_gone() -> None:
     buffers = allocation.Buffers(kept_bytes=1000)
     array = buffers.kept((10, 4), np.dtype(np.int64))
