@@ -69,7 +69,7 @@ class Buffers:
 
     def kept(self, shape: tuple[int, ...], dtype: np.dtype[Any]) -> npt.NDArray[Any]:
         """An array on a block taken here, given back when the array and every view of it are gone."""
-        size = int(np.prod(shape)) * dtype.itemsize
+        size = _bytes(shape, dtype)
         return np.asarray(_KeptBlock(self, self.take(size), size)).view(dtype).reshape(shape)
 
     def give(self, buffer: npt.NDArray[np.uint8]) -> None:
@@ -84,10 +84,14 @@ class Buffers:
 _BUFFERS = Buffers(kept_bytes=1 << 30)
 
 
+def _bytes(shape: tuple[int, ...], dtype: np.dtype[Any]) -> int:
+    return int(np.prod(shape)) * dtype.itemsize
+
+
 @contextlib.contextmanager
 def lent(shape: tuple[int, ...], dtype: np.dtype[Any]) -> Iterator[npt.NDArray[Any]]:
     """An uninitialised array from the kept blocks, for the `with` block only."""
-    size = int(np.prod(shape)) * dtype.itemsize
+    size = _bytes(shape, dtype)
     buffer = _BUFFERS.take(size)
     try:
         yield buffer[:size].view(dtype).reshape(shape)

@@ -311,12 +311,17 @@ class FunnelRunner(QueryRunner):
                 columns = [_encoded(table.column(f"held_{i}"))[0] for i in range(len(spec.hold_constant))]
                 held = np.unique(np.stack(columns, axis=1), axis=0, return_inverse=True)[1].reshape(-1)
             dictionary, codes = _codes(table.column("breakdown") if spec.breakdown else None, table.num_rows)
-            exclusions = _int64(table.column("exclusions")) if spec.exclusions else np.zeros(table.num_rows, np.int64)
+            # Without exclusions, zeros in the passes' order already (no reordering to do).
+            exclusions = (
+                _arranged(_int64(table.column("exclusions")), order)
+                if spec.exclusions
+                else _arranged(np.zeros_like(times), None)
+            )
             found = funnel_kernel.run(
                 starts,
                 times,
                 steps,
-                _arranged(exclusions, order),
+                exclusions,
                 _arranged(codes, order),
                 _arranged(held, order),
                 step_count=len(spec.steps),
