@@ -3,6 +3,7 @@ who is counted. Each insight kind extends `InsightSpec` with its own fields."""
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import re
 import zoneinfo
@@ -201,7 +202,8 @@ def _shift(day: dt.date, amount: int, unit: str) -> dt.date:
         return day - dt.timedelta(weeks=amount)
     months = day.year * 12 + day.month - 1 - (amount * 12 if unit == "y" else amount)
     year, month = divmod(months, 12)
-    return dt.date(year, month + 1, min(day.day, 28))
+    # The same day of the target month, or its last day when it is shorter (31 March - 1m = 29 February).
+    return dt.date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
 
 
 def _is_number(value: object) -> bool:
