@@ -99,6 +99,10 @@ def test_event_size_limit() -> None:
     assert batch.events.num_rows == 1
     assert batch.rejections[0].field == "(event)"
     assert "bytes; the limit is 200 bytes" in batch.rejections[0].reason
+    # A request whose only event this was is too large; one with another, accepted event is not.
+    assert normalize.over_event_limit(batch.rejections, 1)
+    assert not normalize.over_event_limit(batch.rejections, 2)
+    assert not normalize.over_event_limit(run({"event": "e"}).rejections, 1)  # refused for another reason
 
 
 def test_fields_are_converted() -> None:

@@ -119,7 +119,28 @@ def test_one_event_over_the_event_limit_is_rejected_alone(workspace: Workspace, 
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == "(event)"
     assert stored_events(live_server) == ["Small"]
+    # When every event is over the limit the request is too large: 413, with the same details.
+    big = {"distinct_id": "u", "properties": {"x": "y" * 2000}}
+    response = post(live_server, ingest_key, json.dumps([{"event": "Big 1", **big}, {"event": "Big 2", **big}]))
+    assert response.status_code == 413
+    content = response.json()
+    assert (content["accepted"], content["rejected"]) == (0, 2)
+    assert [(e["index"], e["field"]) for e in content["errors"]] == [(0, "(event)"), (1, "(event)")]
+    assert all(e["reason"].endswith("bytes; the limit is 1000 bytes") for e in content["errors"])
+    assert "none was stored" in content["message"]
+    assert stored_events(live_server) == ["Small"]
     live_server.stop()
+
+
+def test_one_event_over_the_default_event_limit_gets_413(live_server: LiveServer, ingest_key: str) -> None:
+    event = {"event": "Huge", "distinct_id": "u", "properties": {"blob": "x" * 1_100_000}}
+    response = post(live_server, ingest_key, json.dumps(event), path="/api/v1/event")
+    assert response.status_code == 413
+    content = response.json()
+    assert (content["accepted"], content["rejected"]) == (0, 1)
+    assert content["errors"][0]["index"] == 0
+    assert content["errors"][0]["reason"].endswith(f"the limit is {1024**2} bytes")
+    assert stored_events(live_server) == []
 
 
 def test_rate_limit_gives_429_with_retry_after(workspace: Workspace, ingest_key: str) -> None:

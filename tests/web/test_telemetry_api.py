@@ -11,7 +11,7 @@ from sextant.auth import audit, users
 from sextant.auth.keys import create_key
 from sextant.metadata.models import KeyKind, Role
 from sextant.workspace import Workspace
-from tests.conftest import T0, LiveServer, journeys_for, stored_rows
+from tests.conftest import T0, LiveServer, journeys_for, set_ingest_settings, stored_rows
 
 
 def ping(site: str, version: str, minutes: int = 0, **fields: object) -> dict[str, object]:
@@ -47,6 +47,18 @@ def test_update_check_answers_204_when_current_and_200_with_the_newest(workspace
             {"site_id": "s1", "version": "5.3.0", "versions_behind": 0, "deployment_type": None, "total_users": None},
             {"site_id": "s2", "version": "5.1.0", "versions_behind": 2, "deployment_type": "helm", "total_users": 12},
         ]
+    finally:
+        server.stop()
+
+
+def test_pings_over_the_event_limit_get_413(workspace: Workspace, ingest_key: str) -> None:
+    set_ingest_settings(workspace, max_event_bytes=1000)
+    server = LiveServer(workspace)
+    try:
+        big = ping("s1", "5.1.0", site_activity={"searches": "x" * 2000})
+        response = httpx.post(f"{server.url}/api/v1/pings", json=[big, big], params={"api_key": ingest_key})
+        assert response.status_code == 413 and "the limit is 1000 bytes" in response.json()["message"]
+        assert stored_rows(server, "SELECT count(*) AS n FROM pings") == [{"n": 0}]
     finally:
         server.stop()
 

@@ -8,7 +8,8 @@ warnings. Bad events come out as `Rejection`s that name the field and the reason
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -75,6 +76,18 @@ class Rejection:
     index: int
     field: str
     reason: str
+
+
+# The reason `_document_stage` gives an event over `max_event_bytes`.
+_OVER_EVENT_LIMIT = re.compile(r"the event is \d+ bytes; the limit is \d+ bytes")
+
+
+def over_event_limit(rejections: Sequence[Rejection], events: int) -> bool:
+    """Whether a request's `events` events were all refused, each only for being over the event size limit:
+    such a request is too large (413) rather than invalid (400), since no field of it can be fixed."""
+    return 0 < events == len(rejections) and all(
+        rejection.field == "(event)" and _OVER_EVENT_LIMIT.fullmatch(rejection.reason) for rejection in rejections
+    )
 
 
 @dataclass

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from sextant.errors import AuthError, IngestError
 from sextant.ingest import payload
-from sextant.ingest.normalize import NORMALIZED_SCHEMA, Context
+from sextant.ingest.normalize import NORMALIZED_SCHEMA, Context, over_event_limit
 from sextant.metadata.models import KeyKind
 from sextant.web.body import read_body
 from sextant.web.state import ServerState, bearer_token
@@ -49,6 +49,12 @@ async def ingest(request: Request, source: str) -> JSONResponse:
         {"index": rejection.index, "field": rejection.field, "reason": rejection.reason}
         for rejection in result.rejections
     ]
+    if over_event_limit(result.rejections, len(parsed.documents)):
+        content["message"] = (
+            f"every event is over the {settings.max_event_bytes} byte event limit (ingest.max_event_bytes) and "
+            "none was stored; send smaller events, e.g. with fewer or shorter properties."
+        )
+        return JSONResponse(content, status_code=413)
     content["message"] = (
         f"{len(result.rejections)} of {len(parsed.documents)} events were rejected and not stored; "
         "the others were stored. Fix the listed fields and resend only the rejected events."

@@ -15,9 +15,9 @@ from pydantic import BaseModel
 from sextant import instances
 from sextant.auth.dependencies import authorize, require
 from sextant.auth.permissions import Action, Principal
-from sextant.errors import IngestError
+from sextant.errors import IngestError, PayloadTooLarge
 from sextant.ingest import pings
-from sextant.ingest.normalize import Context
+from sextant.ingest.normalize import Context, over_event_limit
 from sextant.insights.service import check_instances_readable
 from sextant.metadata.models import KeyKind
 from sextant.warehouse import tables
@@ -59,7 +59,8 @@ async def _receive(request: Request) -> list[dict[str, object]]:
     context = Context(received_at=received_at, source=pings.SOURCE, settings=project.config.ingest)
     result = await asyncio.wrap_future(state.pipeline.submit_documents([pings.document(p) for p in read], context))
     if result.rejections:
-        raise IngestError("; ".join(rejection.reason for rejection in result.rejections))
+        refusal = PayloadTooLarge if over_event_limit(result.rejections, len(read)) else IngestError
+        raise refusal("; ".join(rejection.reason for rejection in result.rejections))
     return read
 
 

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from sextant.errors import PayloadTooLarge, SextantError
 from sextant.ingest import payload
-from sextant.ingest.normalize import Context
+from sextant.ingest.normalize import Context, over_event_limit
 from sextant.ingest.vendors import Reply, Vendor, registry
 from sextant.metadata.models import KeyKind
 from sextant.web.body import read_body
@@ -59,7 +59,12 @@ async def _ingest(request: Request, vendor: Vendor, path: str) -> Reply:
     state.rate_limiter.take(key)
     context = Context(received_at=received_at, source=vendor.name, settings=settings)
     future = state.pipeline.submit_documents(translated.documents, context, atomic=translated.atomic)
-    return vendor.accepted(await asyncio.wrap_future(future), translated, path)
+    result = await asyncio.wrap_future(future)
+    if over_event_limit(result.rejections, len(translated.documents)):
+        # Answered as the vendor answers a request over its size limit, with each event's size.
+        details = "; ".join(f"event {rejection.index}: {rejection.reason}" for rejection in result.rejections)
+        raise PayloadTooLarge(f"every event is over the event size limit and none was stored ({details})")
+    return vendor.accepted(result, translated, path)
 
 
 def basic_username(request: Request) -> str | None:

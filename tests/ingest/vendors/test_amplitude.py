@@ -8,7 +8,8 @@ import json
 import httpx
 from amplitude import Amplitude, BaseEvent, Config, EventOptions, Identify
 
-from tests.conftest import T0, LiveServer, stored_rows
+from sextant.workspace import Workspace
+from tests.conftest import T0, LiveServer, set_ingest_settings, stored_rows
 
 MS = int(T0.timestamp() * 1000)
 
@@ -115,6 +116,22 @@ def test_amplitude_limits_and_key_errors(live_server: LiveServer, ingest_key: st
         "events": [{"event_type": "E", "user_id": "user-0003", "insert_id": f"b{i}"} for i in range(2500)],
     }
     assert httpx.post(f"{live_server.url}/batch", json=many).json()["events_ingested"] == 2500
+
+
+def test_events_over_the_event_limit(workspace: Workspace, ingest_key: str) -> None:
+    set_ingest_settings(workspace, max_event_bytes=1000)
+    server = LiveServer(workspace)
+    try:
+        big = {"event_type": "Big", "user_id": "user-0004", "event_properties": {"x": "y" * 2000}}
+        small = {"event_type": "Small", "user_id": "user-0004"}
+        mixed = httpx.post(f"{server.url}/batch", json={"api_key": ingest_key, "events": [small, big]})
+        assert mixed.status_code == 400 and mixed.json()["events_with_invalid_fields"] == {"event": [1]}
+        only_big = httpx.post(f"{server.url}/batch", json={"api_key": ingest_key, "events": [big, big]})
+        assert only_big.status_code == 413  # the SDK splits the batch, then drops a single event it cannot send
+        assert only_big.json()["code"] == 413 and "event 1: the event is" in only_big.json()["error"]
+        assert stored_rows(server, "SELECT count(*) AS n FROM events") == [{"n": 0}]
+    finally:
+        server.stop()
 
 
 def test_identify_api_form_body(live_server: LiveServer, ingest_key: str) -> None:

@@ -8,7 +8,8 @@ import json
 import httpx
 from posthog import Posthog
 
-from tests.conftest import T0, LiveServer, stored_rows
+from sextant.workspace import Workspace
+from tests.conftest import T0, LiveServer, set_ingest_settings, stored_rows
 
 
 def test_sdk_capture_identify_alias_and_groups(live_server: LiveServer, ingest_key: str) -> None:
@@ -85,3 +86,22 @@ def test_posthog_errors_and_single_event_endpoints(live_server: LiveServer, inge
     )
     assert web.json() == {"status": 1}
     assert sorted(r["event"] for r in stored_rows(live_server, "SELECT event FROM events")) == ["Kept", "One", "Web"]
+
+
+def test_events_over_the_event_limit(workspace: Workspace, ingest_key: str) -> None:
+    set_ingest_settings(workspace, max_event_bytes=1000)
+    server = LiveServer(workspace)
+    try:
+        big = {"event": "Big", "distinct_id": "d", "properties": {"x": "y" * 2000}}
+        mixed = httpx.post(
+            f"{server.url}/batch/", json={"api_key": ingest_key, "batch": [big, {"event": "Kept", "distinct_id": "d"}]}
+        )
+        assert mixed.status_code == 400 and "event 0: the event is" in mixed.json()["detail"]
+        # Only oversized events: the request is too large, in PostHog's error format, and nothing is stored.
+        only_big = httpx.post(f"{server.url}/batch/", json={"api_key": ingest_key, "batch": [big, big]})
+        assert only_big.status_code == 413
+        assert only_big.json()["type"] == "validation_error"
+        assert "event 1: the event is" in only_big.json()["detail"]
+        assert [r["event"] for r in stored_rows(server, "SELECT event FROM events")] == ["Kept"]
+    finally:
+        server.stop()
