@@ -44,8 +44,9 @@ def shared_workspace(request: pytest.FixtureRequest, tmp_path_factory: pytest.Te
 class InsightProject:
     """A fresh project in a shared warehouse: ingest journeys, run insight queries."""
 
-    def __init__(self, workspace: Workspace, *, timelines: bool = False) -> None:
-        config = workspace.project.config.model_copy(update={"name": f"insights-{next(_project_numbers)}"})
+    def __init__(self, workspace: Workspace, *, timelines: bool = False, timezone: str = TIMEZONE) -> None:
+        name = f"insights-{next(_project_numbers)}"
+        config = workspace.project.config.model_copy(update={"name": name, "timezone": timezone})
         self.project = Project(workspace.project.directory, config)
         self.engine = workspace.warehouse
         self.store = EventStore(self.project, workspace.warehouse)

@@ -275,6 +275,29 @@ def test_the_week_clocks_go_forward(project: InsightProject) -> None:
     }
 
 
+def test_hours_in_a_time_zone_half_an_hour_off_utc(shared_workspace: Workspace) -> None:
+    project = InsightProject(shared_workspace, timezone="Asia/Kolkata")  # UTC+5:30
+
+    def at(text: str) -> dt.datetime:
+        return dt.datetime.fromisoformat(text)
+
+    project.track(
+        {
+            "alice": [
+                ("Purchase", at("2024-05-05T18:20:00+00:00")),  # 23:50 on Sunday: before the range
+                ("Purchase", at("2024-05-05T18:40:00+00:00")),  # 00:10 on Monday
+                ("Purchase", at("2024-05-05T19:20:00+00:00")),  # 00:50
+                ("Purchase", at("2024-05-06T18:10:00+00:00")),  # 23:40
+            ]
+        }
+    )
+    result = project.query(
+        segmentation(series=[{"event": "Purchase"}], date_from="2024-05-06", date_to="2024-05-06", interval="hour")
+    )
+    assert result["labels"] == [f"2024-05-06 {hour:02}:00:00" for hour in range(24)]
+    assert line(result, "A")["data"] == [2] + [0] * 22 + [1]
+
+
 def test_filters_of_the_spec_and_of_a_series(project: InsightProject) -> None:
     project.track(
         {

@@ -55,7 +55,9 @@ def bucket_labels(dates: DateRange, interval: Interval) -> list[str]:
     if interval == "hour":
         zone = zoneinfo.ZoneInfo(dates.timezone)
         labels: list[str] = []
-        instant = dates.start.replace(minute=0, second=0, microsecond=0)
+        # The local hour the range starts in: in a zone half an hour off UTC (Asia/Kolkata), the UTC hour
+        # would start half an hour early, in the local hour before.
+        instant = dates.start.astimezone(zone).replace(minute=0, second=0, microsecond=0).astimezone(dt.UTC)
         while instant < dates.end:
             text = label(instant.astimezone(zone).replace(minute=0, second=0, microsecond=0, tzinfo=None))
             if not labels or labels[-1] != text:
