@@ -145,3 +145,24 @@ def test_demo_builds_a_project_through_the_import_path(tmp_path: Path) -> None:
     assert steps[0] > steps[1] > steps[2] > 0  # visitors drop off on the way to their first search
     assert any(cohort["size"] for cohort in answers["weekly-retention"]["results"][0]["cohorts"])
     assert max(answers["active-users"]["mau"]) > max(answers["active-users"]["dau"]) > 0
+
+
+def test_import_twice_of_events_with_uuids_and_no_insert_ids_stores_them_once(tmp_path: Path) -> None:
+    from sextant.warehouse.engine import connect
+
+    project = tmp_path / "p"
+    runner.invoke(app, ["init", str(project)])
+    uuids = ["0190d5f4-5b7e-7c3a-9f00-0123456789ab", "0190d5f4-5b7e-7c3a-9f00-0123456789ac"]
+    ndjson = tmp_path / "events.ndjson"
+    ndjson.write_text("".join(json.dumps({"event": "a", "distinct_id": "u", "uuid": uuid}) + "\n" for uuid in uuids))
+    csv = tmp_path / "events.csv"
+    csv.write_text("event,distinct_id,uuid\nb,u,0190d5f4-5b7e-7c3a-9f00-0123456789ad\n")
+    for file in (ndjson, csv, ndjson, csv):
+        result = runner.invoke(app, ["import", str(file), "-p", str(project)], env={"COLUMNS": "200"})
+        assert result.exit_code == 0, result.output
+    # The second import of each file: read, stored, duplicates, denied, rejected.
+    assert re.search(r"│\s*1\s*│\s*0\s*│\s*1\s*│\s*0\s*│\s*0\s*│", result.output)
+    warehouse = connect(f"duckdb:///{project}/warehouse.duckdb")
+    rows = warehouse.execute("SELECT CAST(uuid AS VARCHAR) AS uuid, insert_id FROM events ORDER BY 1").to_pylist()
+    warehouse.close()
+    assert rows == [{"uuid": uuid, "insert_id": uuid} for uuid in [*uuids, "0190d5f4-5b7e-7c3a-9f00-0123456789ad"]]

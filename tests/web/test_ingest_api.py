@@ -59,6 +59,15 @@ def test_bad_events_get_400_with_index_field_and_reason_and_good_ones_are_kept(
     assert stored_events(live_server) == ["Good"]
 
 
+def test_a_client_uuid_is_the_dedup_key_of_an_event_without_insert_id(live_server: LiveServer, ingest_key: str) -> None:
+    event = {"event": "Retried", "distinct_id": "u", "uuid": "0190d5f4-5b7e-7c3a-9f00-0123456789ab"}
+    for _ in range(2):  # a client retrying a request whose answer it did not get
+        assert post(live_server, ingest_key, json.dumps(event), path="/api/v1/event").status_code == 200
+    without_ids = {"event": "Twice", "distinct_id": "u"}  # no uuid and no insert_id: no dedup key
+    assert post(live_server, ingest_key, json.dumps([without_ids, without_ids])).status_code == 200
+    assert stored_events(live_server) == ["Retried", "Twice", "Twice"]
+
+
 def test_ndjson_gzip_envelope_and_single_event_forms(live_server: LiveServer, ingest_key: str) -> None:
     ndjson = "\n".join(journeys_for({"u": [("N1", T0), ("N2", T0)]})) + "\n"
     assert post(live_server, ingest_key, ndjson, **{"Content-Type": "application/x-ndjson"}).json()["accepted"] == 2

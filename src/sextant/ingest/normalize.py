@@ -223,9 +223,10 @@ _OBJECT_FIELDS = tuple(name for name, (rule, _) in RULES.items() if rule is fiel
 _SCALAR_FIELDS = tuple(name for name in EVENT_FIELDS if name not in _OBJECT_FIELDS)
 
 
-# The normalized text fields: each one's value in the query's last stage.
+# The normalized text fields: each one's value in the query's last stage. An event without an insert_id
+# is deduplicated on its uuid if the client chose one (design decision 4), never on one Sextant makes.
 _TEXT_OUTPUTS = {
-    "insert_id": "insert_id_value",
+    "insert_id": "COALESCE(insert_id_value, CAST(TRY_CAST(NULLIF(uuid_text, '') AS UUID) AS VARCHAR))",
     "event": "event_value",
     "distinct_id": "identity_value",
     "user_id": "user_id_value",

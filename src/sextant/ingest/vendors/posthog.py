@@ -115,8 +115,6 @@ def native(event: dict[str, Any], sent_at: object) -> dict[str, Any]:
     for field in ("timestamp", "uuid"):
         if event.get(field):
             result[field] = event[field]
-    if event.get("uuid"):
-        result["insert_id"] = event["uuid"]
     if event.get("sent_at") or sent_at:
         result["sent_at"] = event.get("sent_at") or sent_at
     result["properties"] = properties
