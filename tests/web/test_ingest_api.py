@@ -187,6 +187,20 @@ def test_malformed_bodies_get_400(live_server: LiveServer, ingest_key: str) -> N
         assert response.json()["message"]
 
 
+def test_a_truncated_json_array_gets_400_and_stores_nothing(live_server: LiveServer, ingest_key: str) -> None:
+    complete = "[\n" + ",\n".join(journeys_for({"u": [(f"E{i}", T0) for i in range(3)]})) + "\n]"
+    # Cut off before its last event, as a dropped connection does: the line before the cut is a whole event.
+    truncated = complete[: complete.rindex(",\n")]
+    response = post(live_server, ingest_key, truncated, **{"Content-Type": "application/json"})
+    assert response.status_code == 400
+    message = response.json()["message"]
+    assert "not valid JSON" in message and f"line {truncated.count(chr(10)) + 1}" in message  # where it ends
+    # NDJSON sent without its content type is still read line by line: its first line is a whole event.
+    ndjson = "\n".join(journeys_for({"u": [("N1", T0), ("N2", T0)]}))
+    assert post(live_server, ingest_key, ndjson, **{"Content-Type": "application/json"}).json()["accepted"] == 2
+    assert stored_events(live_server) == ["N1", "N2"]
+
+
 @pytest.mark.parametrize("path", ["/healthz", "/metrics"])
 def test_health_and_metrics_need_no_key(live_server: LiveServer, path: str) -> None:
     assert httpx.get(live_server.url + path).status_code == 200

@@ -42,13 +42,26 @@ def parse(body: bytes, content_type: str | None = None) -> Payload:
         try:
             value = orjson.loads(body)
         except orjson.JSONDecodeError as error:
-            if b"\n" not in body.strip():
-                raise IngestError(f"the body is not valid JSON: {error}") from None
+            # Read as NDJSON only when its first line is a whole event: the lines of a truncated, pretty-printed
+            # array would otherwise pass as events, and its complete ones be stored.
+            if not _starts_with_an_object(body):
+                raise IngestError(
+                    f"the body is not valid JSON ({error}); send a complete JSON array, one event object, "
+                    "or NDJSON with one event object per line"
+                ) from None
         else:
             return _from_value(value)
     # NDJSON: each line is one event; a bad line is rejected on its own by validation.
     lines = body.decode("utf-8", errors="replace").splitlines()
     return Payload([line for line in lines if line.strip()])
+
+
+def _starts_with_an_object(body: bytes) -> bool:
+    first_line = body.lstrip().split(b"\n", 1)[0]
+    try:
+        return isinstance(orjson.loads(first_line), dict)
+    except orjson.JSONDecodeError:
+        return False
 
 
 def _from_value(value: object) -> Payload:
