@@ -101,10 +101,14 @@ def test_oversized_requests_get_413_and_the_connection_still_works(workspace: Wo
     connection = http.client.HTTPConnection("127.0.0.1", live_server.port, timeout=30)
     headers = {"Authorization": f"Bearer {ingest_key}", "Content-Type": "application/json"}
     connection.request("POST", "/api/v1/batch", body=batch_body(400).encode(), headers=headers)
+    socket = connection.sock
     response = connection.getresponse()
     assert response.status == 413
+    assert "close" not in (response.getheader("Connection") or "").lower()
     assert "over the 20000 byte limit" in json.loads(response.read())["message"]
-    connection.request("POST", "/api/v1/batch", body=batch_body(2).encode(), headers=headers)  # same socket
+    connection.request("POST", "/api/v1/batch", body=batch_body(2).encode(), headers=headers)
+    # http.client would reconnect by itself on a closed connection: the socket must be the same one.
+    assert connection.sock is socket
     response = connection.getresponse()
     assert response.status == 200
     assert json.loads(response.read())["accepted"] == 2
