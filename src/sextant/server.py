@@ -63,21 +63,24 @@ def serve(directory: str, host: str | None = None, port: int | None = None) -> N
     workspace = Workspace.open(project.directory)
     token = secrets.token_urlsafe(32)
     app = create_app(workspace, local_token=token)
-    project.state_dir.mkdir(exist_ok=True)
-    info = {
-        "url": f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}",
-        "pid": os.getpid(),
-        "local_token": token,
-    }
-    descriptor = os.open(project.server_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(orjson.dumps(info))
+    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    write_server_file(project, RunningServer(url, token, os.getpid()))
     warm_up.start()  # the first questions need the insight passes compiled
     try:
         uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
     finally:
         project.server_file.unlink(missing_ok=True)
         workspace.close()
+
+
+def write_server_file(project: Project, server: RunningServer) -> None:
+    """Tell CLI commands on this machine where the server that owns the warehouse is (`running_server`).
+    Only the project's owner may read the file: the local token lets its holder write events."""
+    project.state_dir.mkdir(exist_ok=True)
+    info = {"url": server.url, "pid": server.pid, "local_token": server.local_token}
+    descriptor = os.open(project.server_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(orjson.dumps(info))
 
 
 def running_server(project: Project) -> RunningServer | None:
