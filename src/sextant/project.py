@@ -53,8 +53,9 @@ class IngestSettings(BaseModel):
     flush_interval_ms: int = 200
     intake_threads: int = 2
     flush_max_events: int = 250_000
-    # When ingestion is idle, the writer rebuilds the person timelines (ordered events for funnels, retention
-    # and active users) once this many events arrived since the last build, or any arrived this long ago.
+    # The server rebuilds the person timelines (ordered events for funnels, retention and active users) when
+    # ingestion is idle and this many events arrived since the last build, or, idle or not, once any arrived
+    # this long ago (ingest/compaction.py).
     timeline_min_events: int = 10_000
     timeline_max_age: Seconds = 600
 

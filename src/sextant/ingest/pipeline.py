@@ -22,16 +22,16 @@ import pyarrow.compute as pc
 from sextant import metrics
 from sextant.errors import Overloaded
 from sextant.ingest import normalize, tracking_plan
+from sextant.ingest.compaction import TimelineCompaction
 from sextant.ingest.normalize import Context, Rejection
 from sextant.ingest.spool import Spool
 from sextant.ingest.store import EventStore, WriteCounts
 from sextant.project import Project
-from sextant.warehouse import timelines
 from sextant.warehouse.engine import Engine
 from sextant.warehouse.tables import Table
 
 log = logging.getLogger(__name__)
-# The writer counts as idle after this long without writes; only then does it rebuild person timelines.
+# The writer counts as idle after this long without writes (person timelines are rebuilt sooner then).
 IDLE_SECONDS = 2.0
 
 
@@ -94,10 +94,7 @@ class IngestPipeline:
         self._intakes: list[threading.Thread] = []
         self._writer: threading.Thread | None = None
         self.last_write_error: str | None = None
-        # Events stored since the last timeline build, and when the first of them was stored; the build's size.
-        self._untimelined = 0
-        self._built_events = 0
-        self._untimelined_since: float | None = None
+        self.compaction = TimelineCompaction(project, engine)
 
     # -- lifecycle -------------------------------------------------------------------------------------
 
@@ -130,6 +127,7 @@ class IngestPipeline:
         self._written.put(None)
         if self._writer is not None:
             self._writer.join(timeout=60)
+        self.compaction.stop()
         self.spool.close()
 
     # -- submitting ------------------------------------------------------------------------------------
@@ -260,16 +258,13 @@ class IngestPipeline:
     # -- writer ------------------------------------------------------------------------------------------
 
     def _writer_loop(self) -> None:
-        latest = timelines.latest_build(self.store.engine, self.project.name)
-        self._built_events = latest.events if latest else 0
-        self._untimelined = timelines.pending_events(self.store.engine, self.project.name, latest)
-        self._untimelined_since = time.monotonic() if self._untimelined else None
+        self.compaction.resume()
         stopping = False
         while not stopping:
             try:
                 first = self._written.get(timeout=IDLE_SECONDS)
             except queue.Empty:
-                self._build_timelines_if_due()
+                self.compaction.between_writes(idle=True)
                 continue
             if first is None:
                 return
@@ -296,25 +291,7 @@ class IngestPipeline:
                 events += item.batch.num_rows
             if items:
                 self._write(items)
-
-    def _build_timelines_if_due(self) -> None:
-        if self._untimelined_since is None:
-            return
-        enough = max(self.settings.timeline_min_events, self._built_events // 10)
-        old = time.monotonic() - self._untimelined_since >= self.settings.timeline_max_age
-        if self._untimelined < enough and not old:
-            return
-        started = time.perf_counter()
-        try:
-            build = timelines.compact(self.store.engine, self.project.name, self.project.config.timezone)
-        except Exception:
-            log.exception("building person timelines failed; queries read the events meanwhile")
-            return
-        self._untimelined, self._untimelined_since, self._built_events = 0, None, build.events
-        log.info(
-            "built person timelines",
-            extra={"events": build.events, "seconds": round(time.perf_counter() - started, 3)},
-        )
+            self.compaction.between_writes(idle=False)
 
     def _write_table(self, write: _TableWrite) -> None:
         try:
@@ -344,9 +321,7 @@ class IngestPipeline:
         self.last_write_error = None
         metrics.WRITE_SECONDS.observe(time.perf_counter() - started)
         metrics.EVENTS_STORED.inc(result.stored)
-        if result.stored > result.pings:  # pings are not events, and have no timelines
-            self._untimelined += result.stored - result.pings
-            self._untimelined_since = self._untimelined_since or time.monotonic()
+        self.compaction.stored(result.stored - result.pings)  # pings are not events, and have no timelines
         metrics.EVENTS_DUPLICATE.inc(result.duplicates)
         with self._spool_lock:
             self.spool.release(last)

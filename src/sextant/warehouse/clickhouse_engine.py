@@ -11,9 +11,9 @@ import datetime as dt
 import re
 import threading
 import urllib.parse
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, ClassVar
 
 import pyarrow as pa
 from sqlglot import exp
@@ -172,6 +172,10 @@ def _typed_placeholders(statement: exp.Expr, parameters: Parameters) -> exp.Expr
 
 class ChDBEngine(ClickHouseEngine):
     """ClickHouse's engine in process, on a directory (`chdb:///path/to/dir`)."""
+
+    unsupported: ClassVar[Mapping[str, str]] = {
+        "interrupt": "chDB runs one statement of the process at a time and cannot stop it"
+    }
 
     def __init__(self, url: str, session: Any = None) -> None:
         super().__init__(url)

@@ -131,5 +131,10 @@ class DuckDBEngine(Engine):
     def cursor(self) -> DuckDBEngine:
         return DuckDBEngine(self.url, self.connection.cursor())
 
+    def interrupt(self) -> None:
+        # Not under the lock: the statement to stop holds it. A handle closed meanwhile has nothing to stop.
+        with contextlib.suppress(duckdb.ConnectionException):
+            self.connection.interrupt()
+
     def close(self) -> None:
         self.connection.close()

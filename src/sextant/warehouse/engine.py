@@ -99,6 +99,9 @@ class Engine(ABC):
     def cursor(self) -> Engine:
         """Another handle on the same warehouse, for use on another thread."""
 
+    def interrupt(self) -> None:  # noqa: B027 - engines that cannot stop a statement let it finish
+        """Stop the statement this handle is running on another thread, which then fails."""
+
     @abstractmethod
     def close(self) -> None: ...
 

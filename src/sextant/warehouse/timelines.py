@@ -11,6 +11,7 @@ after a build, and persons whose identity changed after it, are read from `event
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -110,12 +111,20 @@ def pending_events(engine: Engine, project: str, build: Build | None) -> int:
     return int(engine.execute(query, {"project": project, "covered": covered}).column(0)[0].as_py())
 
 
-def compact(engine: Engine, project: str, timezone: str) -> Build:
+def compact(engine: Engine, project: str, timezone: str, started: Callable[[], None] | None = None) -> Build:
     """Build the project's timelines anew from the events stored so far, and drop the previous build.
 
-    The caller must be the warehouse's writer, so that no events or identity changes arrive meanwhile."""
+    The build holds the events and identities stored when it starts. On an engine with transactions it reads
+    them from one snapshot, and on any engine it leaves out events written after its start; identity changes
+    made after `built_at` are read from `events` by the queries. So the writer may go on once `started` has
+    been called, if it called `compact` between two writes; without `started`, nothing may be written until
+    the build is done."""
+    with engine.transaction():
+        return _build(engine, project, timezone, started or (lambda: None))
+
+
+def _build(engine: Engine, project: str, timezone: str, started: Callable[[], None]) -> Build:
     previous = latest_build(engine, project)
-    built_at = dt.datetime.now(dt.UTC)
     project_literal = exp.Literal.string(project)
     covered_query = (
         exp.select(exp.Max(this=exp.column("write_sequence")))
@@ -123,6 +132,10 @@ def compact(engine: Engine, project: str, timezone: str) -> Build:
         .where(exp.column("project").eq(project_literal))
     )
     covered = int(engine.execute(covered_query).column(0)[0].as_py() or 0)
+    # Every identity change not in the build is made after this instant: the caller writes nothing until
+    # `started` is called.
+    built_at = dt.datetime.now(dt.UTC)
+    started()
     number = previous.number + 1 if previous else 1
     build = exp.Literal.number(number)
     covered_events = exp.and_(
@@ -215,46 +228,45 @@ def compact(engine: Engine, project: str, timezone: str) -> Build:
         .order_by(exp.column("person_number", "p"), day.copy())
     )
     built = (tables.TIMELINE_EVENTS, tables.TIMELINE_EVENT_NAMES, tables.TIMELINE_PERSONS, tables.TIMELINE_DAYS)
-    with engine.transaction():
-        # Rows of an interrupted build (on engines without transactions) would mix with this one's.
-        for table in built:
-            unfinished = exp.and_(
-                exp.column("project").eq(project_literal.copy()),
-                exp.GTE(this=exp.column("build"), expression=build.copy()),
-            )
-            engine.execute(exp.delete(table.name, where=unfinished))
-        engine.insert_select(tables.TIMELINE_PERSONS, numbered, {})
-        engine.insert_select(tables.TIMELINE_EVENT_NAMES, event_names, {})
-        engine.insert_select(tables.TIMELINE_EVENTS, timeline, {})
-        engine.insert_select(tables.TIMELINE_DAYS, active_days, {})
-        counts = engine.execute(
-            exp.select(
-                exp.Count(this=exp.Star()).as_("events"),
-                exp.Max(this=exp.column("person_number")).as_("persons"),
-            )
-            .from_(tables.TIMELINE_EVENTS.name)
-            .where(exp.and_(exp.column("project").eq(project_literal.copy()), exp.column("build").eq(build.copy())))
-        ).to_pylist()[0]
-        result = Build(number, covered, built_at, timezone, counts["events"], counts["persons"] or 0)
-        engine.insert(
-            tables.TIMELINE_BUILDS,
-            pa.table(
-                {
-                    "project": [project],
-                    "build": [number],
-                    "covered_sequence": [covered],
-                    "built_at": pa.array([built_at], pa.timestamp("us", tz="UTC")),
-                    "timezone": [timezone],
-                    "events": [result.events],
-                    "persons": [result.persons],
-                }
-            ),
+    # Rows of an interrupted build (on engines without transactions) would mix with this one's.
+    for table in built:
+        unfinished = exp.and_(
+            exp.column("project").eq(project_literal.copy()),
+            exp.GTE(this=exp.column("build"), expression=build.copy()),
         )
-        for table in built:
-            older = exp.and_(
-                exp.column("project").eq(project_literal.copy()), exp.LT(this=exp.column("build"), expression=build)
-            )
-            engine.execute(exp.delete(table.name, where=older))
+        engine.execute(exp.delete(table.name, where=unfinished))
+    engine.insert_select(tables.TIMELINE_PERSONS, numbered, {})
+    engine.insert_select(tables.TIMELINE_EVENT_NAMES, event_names, {})
+    engine.insert_select(tables.TIMELINE_EVENTS, timeline, {})
+    engine.insert_select(tables.TIMELINE_DAYS, active_days, {})
+    counts = engine.execute(
+        exp.select(
+            exp.Count(this=exp.Star()).as_("events"),
+            exp.Max(this=exp.column("person_number")).as_("persons"),
+        )
+        .from_(tables.TIMELINE_EVENTS.name)
+        .where(exp.and_(exp.column("project").eq(project_literal.copy()), exp.column("build").eq(build.copy())))
+    ).to_pylist()[0]
+    result = Build(number, covered, built_at, timezone, counts["events"], counts["persons"] or 0)
+    engine.insert(
+        tables.TIMELINE_BUILDS,
+        pa.table(
+            {
+                "project": [project],
+                "build": [number],
+                "covered_sequence": [covered],
+                "built_at": pa.array([built_at], pa.timestamp("us", tz="UTC")),
+                "timezone": [timezone],
+                "events": [result.events],
+                "persons": [result.persons],
+            }
+        ),
+    )
+    for table in built:
+        older = exp.and_(
+            exp.column("project").eq(project_literal.copy()), exp.LT(this=exp.column("build"), expression=build)
+        )
+        engine.execute(exp.delete(table.name, where=older))
     return result
 
 
