@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -77,6 +78,9 @@ def test_every_acknowledged_event_is_stored_exactly_once_across_sigkills(tmp_pat
     server.start()
 
     acknowledged: set[str] = set()
+    # Failed attempts: requests cut off on an open connection (by a kill), refused while the server was down, or
+    # answered with an error status.
+    failures: Counter[str] = Counter()
     lock = threading.Lock()
 
     def client(number: int) -> None:
@@ -94,10 +98,16 @@ def test_every_acknowledged_event_is_stored_exactly_once_across_sigkills(tmp_pat
                 ]
                 while True:  # retry until acknowledged, as an SDK does
                     try:
-                        if http.post(server.url + "/api/v1/batch", json=body).status_code == 200:
+                        status = http.post(server.url + "/api/v1/batch", json=body).status_code
+                        if status == 200:
                             break
+                        failure = str(status)
+                    except httpx.ConnectError:
+                        failure = "not connected"
                     except httpx.HTTPError:
-                        pass
+                        failure = "interrupted"
+                    with lock:
+                        failures[failure] += 1
                     time.sleep(0.05)
                 with lock:
                     acknowledged.update(ids)
@@ -114,6 +124,7 @@ def test_every_acknowledged_event_is_stored_exactly_once_across_sigkills(tmp_pat
     for thread in threads:
         thread.join(timeout=300)
     assert len(acknowledged) == CLIENTS * BATCHES_PER_CLIENT * EVENTS_PER_BATCH
+    assert failures["interrupted"] >= 1, failures  # the kills hit requests in flight, not an idle server
     server.kill()  # one more crash with whatever is still in flight, then a clean restart and stop
     server.start()
     deadline = time.monotonic() + 60
@@ -123,7 +134,10 @@ def test_every_acknowledged_event_is_stored_exactly_once_across_sigkills(tmp_pat
 
     warehouse = connect(url)
     counts = warehouse.execute("SELECT insert_id, count(*) AS n FROM events GROUP BY insert_id").to_pylist()
+    # Every stored row is a distinct event: a spool record written twice would repeat its rows' uuids.
+    uuids = warehouse.execute("SELECT count(DISTINCT uuid) AS distinct_uuids, count(*) AS n FROM events").to_pylist()
     warehouse.close()
+    assert uuids[0]["distinct_uuids"] == uuids[0]["n"]
     stored = {row["insert_id"]: row["n"] for row in counts}
     assert {insert_id for insert_id, n in stored.items() if n > 1} == set()
     assert acknowledged - set(stored) == set()
