@@ -7,8 +7,10 @@ import datetime as dt
 import hashlib
 import itertools
 import json
-from collections import defaultdict
+import urllib.parse
+from collections import Counter, defaultdict
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -147,3 +149,77 @@ def test_instances_ping_every_30_minutes_except_without_telemetry(files: demo.De
     with next(path for path in files.business if path.name == "licenses.csv").open() as handle:
         licensed = {row["site_id"] for row in csv.DictReader(handle)}
     assert licensed - set(by_site), "some licensed instances send no telemetry at all"
+
+
+def properties(event: dict[str, object]) -> dict[str, Any]:
+    return dict(json.loads(str(event["properties"])))
+
+
+def business_rows(files: demo.DemoFiles, name: str) -> list[dict[str, str]]:
+    with next(path for path in files.business if path.name == name).open() as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_page_views_carry_referrers_and_campaign_utm_parameters(events: list[dict[str, object]]) -> None:
+    views = [properties(event) for event in events if event["event"] == "Viewed Page"]
+    assert all(view["url"].startswith("https://") for view in views)
+    assert len({view["referrer"] for view in views if view["referrer"]}) >= 3
+    queries = [urllib.parse.parse_qs(urllib.parse.urlsplit(view["url"]).query) for view in views]
+    campaigns = [query for query in queries if query]
+    assert campaigns and all(set(query) == {"utm_source", "utm_medium", "utm_campaign"} for query in campaigns)
+    assert len({query["utm_campaign"][0] for query in campaigns}) >= 2
+
+
+def test_signed_up_persons_carry_a_plan_and_their_ab_variant(events: list[dict[str, object]]) -> None:
+    person: dict[object, dict[str, Any]] = {
+        event["user_id"]: json.loads(str(event["person_properties"]))
+        for event in events
+        if event["event"] == "Signed Up"
+    }
+    assert len({properties["plan"] for properties in person.values()}) >= 3
+    assert {properties["ab_search_ranking_v2"] for properties in person.values()} == {True, False}
+    # The variant a person holds is the one their events record.
+    for event in events:
+        flags = properties(event).get("feature_flags")
+        if flags is not None and event["user_id"] in person:
+            assert flags["search-ranking-v2"] == person[event["user_id"]]["ab_search_ranking_v2"]
+
+
+def test_organizations_are_groups_of_crm_accounts(files: demo.DemoFiles, events: list[dict[str, object]]) -> None:
+    organizations = Counter(json.loads(str(event["groups"])).get("organization") for event in events)
+    del organizations[None]
+    assert len(organizations) >= 5
+    accounts = {row["organization_id"] for row in business_rows(files, "crm_accounts.csv")}
+    assert set(organizations) <= accounts
+
+
+def test_instances_have_several_deployment_types_and_versions_that_only_go_up(files: demo.DemoFiles) -> None:
+    pings = sorted(pq.read_table(files.pings).to_pylist(), key=lambda ping: ping["timestamp"])
+    assert len({ping["deployment_type"] for ping in pings}) >= 3
+    assert len({ping["version"] for ping in pings}) >= 3
+    versions: dict[object, list[tuple[int, ...]]] = defaultdict(list)
+    for ping in pings:
+        versions[ping["site_id"]].append(tuple(int(part) for part in str(ping["version"]).split(".")))
+    assert all(found == sorted(found) for found in versions.values())
+    assert any(len(set(found)) > 1 for found in versions.values())  # some instances upgraded
+
+
+def test_business_files_link_licenses_tickets_and_nps_responses_to_crm_accounts(files: demo.DemoFiles) -> None:
+    accounts = business_rows(files, "crm_accounts.csv")
+    ids = {row["account_id"] for row in accounts}
+    assert len(ids) == len(accounts) and all(int(row["seats"]) > 0 for row in accounts)
+    licenses = business_rows(files, "licenses.csv")
+    assert licenses and {row["account_id"] for row in licenses} <= ids
+    pinging = {str(site) for site in pq.read_table(files.pings, columns=["site_id"]).column(0).to_pylist()}
+    assert {row["site_id"] for row in licenses} & pinging, "some licensed instances send telemetry"
+    tickets = business_rows(files, "support_tickets.csv")
+    assert tickets and {row["account_id"] for row in tickets} <= ids
+    for ticket in tickets:
+        assert ticket["priority"] in ("p0", "p1", "p2", "p3")
+        created = dt.datetime.fromisoformat(ticket["created_at"])
+        assert (ticket["status"] == "solved") == bool(ticket["solved_at"])
+        assert not ticket["solved_at"] or dt.datetime.fromisoformat(ticket["solved_at"]) > created
+    responses = business_rows(files, "nps_responses.csv")
+    assert responses and {row["account_id"] for row in responses} <= ids
+    assert {int(row["score"]) for row in responses} <= set(range(11))
+    assert len({int(row["score"]) for row in responses}) >= 5
