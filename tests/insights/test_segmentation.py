@@ -214,6 +214,26 @@ def test_frequency_counts_persons_by_how_often_they_did_the_event(project: Insig
     assert line(result, "A")["frequency"] == [{"times": 1, "actors": 2}, {"times": 3, "actors": 1}]
 
 
+def test_frequency_per_breakdown_value_counts_only_the_events_with_that_value(project: InsightProject) -> None:
+    def on(plan: str, hours: int) -> tuple[str, dt.datetime, dict[str, Any]]:
+        return ("Purchase", T0 + hours * HOUR, {"properties": {"plan": plan}})
+
+    project.track(
+        {
+            "alice": [on("pro", 0), on("free", 1), on("free", 2), on("free", 3)],
+            "bob": [on("pro", 0), on("pro", 1)],
+            "carol": [on("team", 0)],
+        }
+    )
+    result = project.query(
+        segmentation(series=[{"event": "Purchase"}], frequency=True, breakdown={"key": "plan", "limit": 2})
+    )
+    # alice purchased once on pro and three times on free; carol's team purchase is the only one under $other.
+    assert line(result, "A", "pro")["frequency"] == [{"times": 1, "actors": 1}, {"times": 2, "actors": 1}]
+    assert line(result, "A", "free")["frequency"] == [{"times": 3, "actors": 1}]
+    assert line(result, "A", "$other")["frequency"] == [{"times": 1, "actors": 1}]
+
+
 def test_days_are_days_in_the_project_time_zone(project: InsightProject) -> None:
     def at(text: str) -> dt.datetime:
         return dt.datetime.fromisoformat(text)
