@@ -143,32 +143,44 @@ class SegmentationRunner(QueryRunner):
     def _aggregate(self, series: Series, *, by_bucket: bool) -> exp.Select:
         keys: list[exp.Expr] = [exp.column("bucket")] if by_bucket else []
         query = exp.select().with_("series_rows", as_=self._rows(series, with_actor=series.math == "unique"))
-        source: exp.Expr = exp.to_table("series_rows")
-        if self.spec.breakdown:
-            ranking = exp.Count(this=exp.Star()) if series.math in PROPERTY_MATH else self._measure(series)
-            ranked = exp.select("*").from_("series_rows")
-            top = top_values(ranked, "breakdown", ranking, self.spec.breakdown.limit)
-            shown = exp.If(
-                this=exp.column("breakdown").isin(query=top),
-                true=exp.column("breakdown"),
-                false=exp.Literal.string(OTHER),
-            )
-            source = exp.select(exp.Star(), shown.as_("shown_breakdown")).from_(source).subquery("labelled")
-            keys.append(exp.column("shown_breakdown"))
-        query = query.select(*keys, self._measure(series).as_("measure")).from_(source)
+        source, shown = self._labelled(series)
+        query = query.select(*keys, *shown, self._measure(series).as_("measure")).from_(source)
+        keys += shown
         return query.group_by(*keys) if keys else query
 
-    def _frequency(self, series: Series) -> exp.Select:
-        per_actor = (
-            exp.select(exp.column("actor"), exp.Count(this=exp.Star()).as_("times"))
-            .from_(self._rows(series, with_actor=True).subquery("series_rows"))
-            .group_by("actor")
+    def _labelled(self, series: Series) -> tuple[exp.Expr, list[exp.Expr]]:
+        """The rows of the `series_rows` table with their breakdown line (the top values, the rest as
+        `$other`) as `shown_breakdown`, and the columns that key a line: none without a breakdown."""
+        source: exp.Expr = exp.to_table("series_rows")
+        if not self.spec.breakdown:
+            return source, []
+        ranking = exp.Count(this=exp.Star()) if series.math in PROPERTY_MATH else self._measure(series)
+        ranked = exp.select("*").from_("series_rows")
+        top = top_values(ranked, "breakdown", ranking, self.spec.breakdown.limit)
+        shown = exp.If(
+            this=exp.column("breakdown").isin(query=top),
+            true=exp.column("breakdown"),
+            false=exp.Literal.string(OTHER),
         )
+        labelled = exp.select(exp.Star(), shown.as_("shown_breakdown")).from_(source).subquery("labelled")
+        return labelled, [exp.column("shown_breakdown")]
+
+    def _frequency(self, series: Series) -> exp.Select:
+        """How many actors did the series how many times, per breakdown line: an actor counts under a line
+        for their events on it only."""
+        source, shown = self._labelled(series)
+        per_actor = (
+            exp.select(*shown, exp.column("actor"), exp.Count(this=exp.Star()).as_("times"))
+            .from_(source)
+            .group_by(*shown, exp.column("actor"))
+        )
+        keys = [*(column.copy() for column in shown), exp.column("times")]
         return (
-            exp.select(exp.column("times"), exp.Count(this=exp.Star()).as_("actors"))
+            exp.select(*keys, exp.Count(this=exp.Star()).as_("actors"))
             .from_(per_actor.subquery("per_actor"))
-            .group_by("times")
-            .order_by("times")
+            .group_by(*keys)
+            .order_by(*keys)
+            .with_("series_rows", as_=self._rows(series, with_actor=True))
         )
 
     def shape(self, results: dict[str, pa.Table]) -> dict[str, Any]:
@@ -188,12 +200,12 @@ class SegmentationRunner(QueryRunner):
             if not lines:
                 lines[""] = self._line(letter, series, None, [empty] * len(labels), empty)
             if self.spec.frequency:
-                distribution = [
-                    {"times": row["times"], "actors": row["actors"]}
-                    for row in results[f"{letter}_frequency"].to_pylist()
-                ]
                 for line in lines.values():
-                    line["frequency"] = distribution
+                    line["frequency"] = []
+                for row in results[f"{letter}_frequency"].to_pylist():
+                    lines[row.get("shown_breakdown") or ""]["frequency"].append(
+                        {"times": row["times"], "actors": row["actors"]}
+                    )
             by_letter[letter] = lines
             output.extend(sorted(lines.values(), key=_line_order))
         shaped: dict[str, Any] = {"interval": self.spec.interval, "labels": labels, "series": output}
