@@ -3,8 +3,9 @@ from __future__ import annotations
 import pytest
 
 from sextant.ingest.store import EventStore
+from sextant.insights.active_users import ActiveUsersRunner
 from sextant.workspace import Workspace
-from tests.insights.journeys import load_world, query
+from tests.insights.journeys import PLAN_WORLD, load_world, query
 
 # Every question is asked of the events and of person timelines built from them.
 pytestmark = pytest.mark.parametrize("timelines", [False, True], ids=["events", "timelines"])
@@ -41,3 +42,34 @@ def test_a_filter_reads_events_instead_of_the_rollup_and_agrees(
     from_rollup = query(workspace, spec)
     filtered = {**spec, "filters": [{"type": "event", "key": "missing", "operator": "not_set"}]}
     assert query(workspace, filtered)["dau"] == from_rollup["dau"] == [0, 1, 1, 1, 0, 1, 0, 0, 0, 0, 1, 0]
+
+
+def test_active_users_by_an_event_property(workspace: Workspace, store: EventStore, timelines: bool) -> None:
+    load_world(store, timelines=timelines, world=PLAN_WORLD)
+    spec = {"kind": "active_users", "date_from": "2024-05-06", "date_to": "2024-05-10"}
+    result = query(workspace, {**spec, "breakdown": {"key": "plan", "limit": 1}})
+    assert result["dau"] == [2, 2, 1, 1, 1]  # everyone
+    # free has the most actors in the range (alice, bob, dave); alice's pro and team searches on Tuesday count
+    # her once under $other.
+    free, other = result["breakdown"]  # type: ignore[misc]
+    assert (free["breakdown_value"], free["dau"], free["wau"], free["mau"]) == (
+        "free",
+        [1, 0, 1, 1, 1],
+        [1, 1, 2, 2, 3],
+        [1, 1, 2, 2, 3],
+    )
+    assert (other["breakdown_value"], other["dau"], other["wau"]) == ("$other", [1, 2, 0, 0, 0], [1, 2, 2, 2, 2])
+    # 1-10 May: four free person-days (0.4 a day) and three free actors; three $other person-days and two actors.
+    assert [
+        (month["average_dau"], month["mau"]) for month in (free["dau_mau_by_month"] + other["dau_mau_by_month"])
+    ] == [
+        (0.4, 3),
+        (0.3, 2),
+    ]
+    # Tables and CSV downloads show each value's columns after everyone's.
+    assert ActiveUsersRunner.rows(result)[0] == {
+        "day": "2024-05-06",
+        **{"dau": 2, "wau": 2, "mau": 2},
+        **{"dau [free]": 1, "wau [free]": 1, "mau [free]": 1},
+        **{"dau [$other]": 1, "wau [$other]": 1, "mau [$other]": 1},
+    }

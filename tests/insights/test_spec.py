@@ -8,7 +8,8 @@ import datetime as dt
 import pytest
 
 from sextant.errors import QueryError
-from sextant.insights.spec import resolve_dates
+from sextant.insights.runner import parse_spec, spec_schema
+from sextant.insights.spec import BREAKDOWN_KINDS, resolve_dates
 
 TIMEZONE = "Europe/Berlin"
 # 12:00 on Sunday 31 March 2024 in Berlin, hours after its clocks went forward.
@@ -55,3 +56,19 @@ def test_a_relative_date_to_includes_its_whole_day() -> None:
 def test_an_empty_range_is_refused() -> None:
     with pytest.raises(QueryError, match="must be before"):
         resolve_dates("-1m", "-2m", TIMEZONE, LAST_OF_MARCH)
+
+
+@pytest.mark.parametrize("kind", ["lifecycle", "paths", "persons", "instances"])
+def test_kinds_that_cannot_split_their_results_refuse_a_breakdown(kind: str) -> None:
+    with pytest.raises(QueryError) as refused:
+        parse_spec({"kind": kind, "breakdown": {"type": "event", "key": "plan"}})
+    assert f"invalid {kind} spec: breakdown: " in str(refused.value)
+    assert "segmentation, funnel, retention, stickiness, active_users" in str(refused.value)
+    schema = spec_schema()["$defs"][f"{kind.title().replace('_', '')}Spec"]["properties"]["breakdown"]
+    assert schema["type"] == "null" and "stickiness" in schema["description"]
+
+
+@pytest.mark.parametrize("kind", BREAKDOWN_KINDS)
+def test_the_schema_offers_a_breakdown_to_the_kinds_that_take_one(kind: str) -> None:
+    schema = spec_schema()["$defs"][f"{kind.title().replace('_', '')}Spec"]["properties"]["breakdown"]
+    assert {"$ref": "#/$defs/Breakdown"} in schema["anyOf"]

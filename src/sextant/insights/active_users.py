@@ -1,5 +1,6 @@
 """Active users: DAU, WAU and MAU for every day of the range (trailing 1, 7 and 30 local days), and per
-calendar month the seeds' DAU/MAU: the month's average DAU divided by the month's MAU.
+calendar month the seeds' DAU/MAU: the month's average DAU divided by the month's MAU. With a breakdown,
+the same per value, from the actors' active days with that value.
 
 An actor covers the days [d, d + w) after each active day d. One query counts active days by day and by
 the gap to the actor's previous active day; from that small table, the starts and ends of coverage give
@@ -13,14 +14,17 @@ from collections import defaultdict
 from typing import Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 from sqlglot import exp
 
-from sextant.insights.activity import ActivitySpec, active_days, any_of, neighbour
+from sextant.insights.activity import ActivitySpec, active_days, any_of, breakdown_lines, neighbour
 from sextant.insights.runner import QueryRunner
-from sextant.insights.timeline import person_order
+from sextant.insights.scan import EventScan
+from sextant.insights.spec import Breakdown
+from sextant.insights.timeline import TimelineView, person_order
 from sextant.warehouse import timelines
 
 WINDOWS = {"dau": 1, "wau": 7, "mau": 30}
@@ -47,23 +51,16 @@ class ActiveUsersRunner(QueryRunner):
     spec: ActiveUsersSpec
 
     def queries(self) -> dict[str, exp.Expr]:
-        first = self.dates.first_day - dt.timedelta(days=max(WINDOWS.values()) - 1)
-        since = min(first, self.dates.first_day.replace(day=1))
         scan = self.scan()
         view = scan.timeline() if self._reads_timeline() else None
-        days = active_days(
-            scan,
-            since,
-            self.dates.last_day,
-            events=self._counts_as_active,
-            filters=self.spec.filters,
-            excluded_distinct_ids=self.spec.excluded_distinct_ids,
-            only_recent=view,
-        )
+        days = self._active_days(scan, only_recent=view)
+        # With a breakdown, each value's active days too; their gaps are counted in Python.
+        breakdown = self.spec.breakdown
+        by_value = {"breakdown_days": self._active_days(self.scan(), breakdown=breakdown)} if breakdown else {}
         if view is not None:
             # The build's persons' active days come in order; the gaps are counted in Python.
-            ordered = scan.timeline_days(view, since, self.dates.last_day, active_only=True)
-            return {"days": ordered} if view.fresh else {"days": ordered, "recent_days": days}
+            ordered = scan.timeline_days(view, self._since(), self.dates.last_day, active_only=True)
+            return {"days": ordered, **by_value} if view.fresh else {"days": ordered, "recent_days": days, **by_value}
         spans = exp.select("day", neighbour("LAG", "day", -1000).as_("previous")).from_(days.subquery("active"))
         days_since = exp.DateDiff(this=exp.column("day"), expression=exp.column("previous"), unit=exp.var("DAY"))
         gap = exp.Least(this=days_since, expressions=[exp.Literal.number(MAX_GAP)])
@@ -71,8 +68,28 @@ class ActiveUsersRunner(QueryRunner):
         return {
             "gaps": exp.select("day", gap.as_("gap"), exp.Count(this=exp.Star()).as_("actors"))
             .from_(spans.subquery("spans"))
-            .group_by(exp.column("day"), gap.copy())
+            .group_by(exp.column("day"), gap.copy()),
+            **by_value,
         }
+
+    def _since(self) -> dt.date:
+        """The first day read: MAU looks 29 days back, DAU/MAU to the first of the month."""
+        first = self.dates.first_day - dt.timedelta(days=max(WINDOWS.values()) - 1)
+        return min(first, self.dates.first_day.replace(day=1))
+
+    def _active_days(
+        self, scan: EventScan, *, only_recent: TimelineView | None = None, breakdown: Breakdown | None = None
+    ) -> exp.Select:
+        return active_days(
+            scan,
+            self._since(),
+            self.dates.last_day,
+            events=self._counts_as_active,
+            filters=self.spec.filters,
+            excluded_distinct_ids=self.spec.excluded_distinct_ids,
+            only_recent=only_recent,
+            breakdown=breakdown,
+        )
 
     def _reads_timeline(self) -> bool:
         """Whether the timelines' active days are this query's: the same definition, no filters, and event
@@ -100,47 +117,61 @@ class ActiveUsersRunner(QueryRunner):
 
     def shape(self, results: dict[str, pa.Table]) -> dict[str, Any]:
         first, last = self.dates.first_day, self.dates.last_day
-        calendar = _days(first, last)
-        month_days = _days(first.replace(day=1), last)
-        gaps = (_gaps_of_days(results) if "days" in results else results["gaps"]).to_pylist()
-        counts: dict[str, dict[dt.date, int]] = {}
-        for name, width in WINDOWS.items():
-            # An active day d covers [d, d + width); where the previous active day already covered part of
-            # that, the new coverage starts later.
-            change: dict[dt.date, int] = defaultdict(int)
-            for row in gaps:
-                day, gap = row["day"], row["gap"]
-                change[day if gap >= width else day + dt.timedelta(days=width - gap)] += row["actors"]
-                change[day + dt.timedelta(days=width)] -= row["actors"]
-            counts[name] = _running(change, month_days)
-        months: dict[dt.date, int] = defaultdict(int)
-        for row in gaps:
-            day = row["day"]
-            if day >= first.replace(day=1) and row["gap"] > day.day - 1:  # first active day of its month
-                months[day.replace(day=1)] += row["actors"]
-        ratios = []
-        for month, days_of_month in itertools.groupby(month_days, key=lambda day: day.replace(day=1)):
-            days = list(days_of_month)
-            average_dau = sum(counts["dau"][day] for day in days) / len(days)
-            mau = months.get(month, 0)
-            ratios.append(
-                {
-                    "month": month.isoformat(),
-                    "average_dau": round(average_dau, 6),
-                    "mau": mau,
-                    "dau_mau": round(average_dau / mau, 6) if mau else None,
-                    "complete": _month_end(month) <= last,
-                }
-            )
-        series = {name: [counts[name][day] for day in calendar] for name in WINDOWS}
-        return {"labels": [day.isoformat() for day in calendar], **series, "dau_mau_by_month": ratios}
+        gaps = _gaps_of_days(results) if "days" in results else results["gaps"]
+        shaped = {"labels": [day.isoformat() for day in _days(first, last)], **_counts(gaps.to_pylist(), first, last)}
+        if self.spec.breakdown:
+            lines = breakdown_lines(results["breakdown_days"], self.spec.breakdown.limit, first, last)
+            shaped["breakdown"] = [
+                {"breakdown_value": value, **_counts(_gaps(*_actor_days(days)).to_pylist(), first, last)}
+                for value, days in lines
+            ]
+        return shaped
 
     @staticmethod
     def rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+        lines = [("", result), *((f" [{line['breakdown_value']}]", line) for line in result.get("breakdown", []))]
         return [
-            {"day": day, **{name: result[name][index] for name in WINDOWS}}
+            {"day": day, **{f"{name}{suffix}": line[name][index] for suffix, line in lines for name in WINDOWS}}
             for index, day in enumerate(result["labels"])
         ]
+
+
+def _counts(gaps: list[dict[str, Any]], first: dt.date, last: dt.date) -> dict[str, Any]:
+    """DAU, WAU and MAU of each day from `first` to `last`, and the DAU/MAU of their months, from rows of
+    (day, gap to the actor's previous active day, actors)."""
+    calendar = _days(first, last)
+    month_days = _days(first.replace(day=1), last)
+    counts: dict[str, dict[dt.date, int]] = {}
+    for name, width in WINDOWS.items():
+        # An active day d covers [d, d + width); where the previous active day already covered part of
+        # that, the new coverage starts later.
+        change: dict[dt.date, int] = defaultdict(int)
+        for row in gaps:
+            day, gap = row["day"], row["gap"]
+            change[day if gap >= width else day + dt.timedelta(days=width - gap)] += row["actors"]
+            change[day + dt.timedelta(days=width)] -= row["actors"]
+        counts[name] = _running(change, month_days)
+    months: dict[dt.date, int] = defaultdict(int)
+    for row in gaps:
+        day = row["day"]
+        if day >= first.replace(day=1) and row["gap"] > day.day - 1:  # first active day of its month
+            months[day.replace(day=1)] += row["actors"]
+    ratios = []
+    for month, days_of_month in itertools.groupby(month_days, key=lambda day: day.replace(day=1)):
+        days = list(days_of_month)
+        average_dau = sum(counts["dau"][day] for day in days) / len(days)
+        mau = months.get(month, 0)
+        ratios.append(
+            {
+                "month": month.isoformat(),
+                "average_dau": round(average_dau, 6),
+                "mau": mau,
+                "dau_mau": round(average_dau / mau, 6) if mau else None,
+                "complete": _month_end(month) <= last,
+            }
+        )
+    series = {name: [counts[name][day] for day in calendar] for name in WINDOWS}
+    return {**series, "dau_mau_by_month": ratios}
 
 
 def _gaps_of_days(results: dict[str, pa.Table]) -> pa.Table:
@@ -150,11 +181,23 @@ def _gaps_of_days(results: dict[str, pa.Table]) -> pa.Table:
     codes = pc.cast(days.column("person_number"), pa.int64()).to_numpy(zero_copy_only=False)
     dates = pc.cast(days.column("day"), pa.int32()).to_numpy(zero_copy_only=False)
     if "recent_days" in results:
-        recent = results["recent_days"]
-        actors = recent.column("actor").combine_chunks().dictionary_encode().indices
-        extra = pc.cast(actors, pa.int64()).to_numpy(zero_copy_only=False) + codes.max(initial=0) + 1
-        codes = np.concatenate([codes, extra])
-        dates = np.concatenate([dates, pc.cast(recent.column("day"), pa.int32()).to_numpy(zero_copy_only=False)])
+        actors, recent_dates = _actor_days(results["recent_days"])
+        codes = np.concatenate([codes, actors + codes.max(initial=0) + 1])
+        dates = np.concatenate([dates, recent_dates])
+    return _gaps(codes, dates)
+
+
+def _actor_days(days: pa.Table) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32]]:
+    """Rows of (actor, day) as actor codes and days since 1970-01-01."""
+    actors = days.column("actor").combine_chunks().dictionary_encode().indices
+    return (
+        pc.cast(actors, pa.int64()).to_numpy(zero_copy_only=False),
+        pc.cast(days.column("day"), pa.int32()).to_numpy(zero_copy_only=False),
+    )
+
+
+def _gaps(codes: npt.NDArray[np.int64], dates: npt.NDArray[np.int32]) -> pa.Table:
+    """The `gaps` query's answer from actors' active days, in any order (actor codes and days since 1970)."""
     order = person_order(codes, dates)
     if order is not None:
         codes, dates = codes[order], dates[order]

@@ -16,8 +16,8 @@ from pydantic import Field
 from sqlglot import exp
 
 from sextant.ingest.tracking_plan import hidden_events, shown_event
-from sextant.insights.scan import EventScan, Parameters
-from sextant.insights.spec import DateRange, Filter, InsightSpec
+from sextant.insights.scan import OTHER, EventScan, Parameters
+from sextant.insights.spec import Breakdown, DateRange, Filter, InsightSpec
 from sextant.insights.timeline import TimelineView, numbered_below_zero, person_order
 
 
@@ -45,13 +45,15 @@ def active_days(
     filters: Sequence[Filter],
     excluded_distinct_ids: Sequence[str] = (),
     only_recent: TimelineView | None = None,
+    breakdown: Breakdown | None = None,
 ) -> exp.Select:
     """SELECT actor, day: each local day on which an actor did a matching event, once. `events` makes the
     condition on the shown event name (None: any event); `first_day` None means since the beginning.
-    With `only_recent`, only the persons that the timeline view leaves out."""
+    With `only_recent`, only the persons that the timeline view leaves out. With `breakdown`, also the
+    `breakdown` value: once per actor, day and value (the rollup holds no properties, so events are read)."""
     context = scan.context
     bind = scan.parameters.bind
-    if scan.count_by == "persons" and not filters and not context.access_filters:
+    if scan.count_by == "persons" and not filters and not context.access_filters and breakdown is None:
         conditions: list[exp.Expr] = [
             exp.column("project", "u").eq(bind(context.project)),
             exp.LTE(this=exp.column("day", "u"), expression=bind(last_day)),
@@ -95,8 +97,13 @@ def active_days(
     if first_day is not None:
         end = last_day + dt.timedelta(days=1)
         dates = DateRange(_midnight(first_day, context.timezone), _midnight(end, context.timezone), context.timezone)
-    rows = scan.select(scan.actor().as_("actor"), day.as_("day"), dates=dates, where=where)
-    return exp.select("actor", "day").from_(rows.subquery("event_days")).group_by("actor", "day")
+    columns = [scan.actor().as_("actor"), day.as_("day")]
+    keys = ["actor", "day"]
+    if breakdown is not None:
+        columns.append(scan.breakdown_value(breakdown).as_("breakdown"))
+        keys.append("breakdown")
+    rows = scan.select(*columns, dates=dates, where=where)
+    return exp.select(*keys).from_(rows.subquery("event_days")).group_by(*keys)
 
 
 def actor_days(
@@ -106,14 +113,17 @@ def actor_days(
     *,
     events: Sequence[str] | None,
     filters: Sequence[Filter],
+    breakdown: Breakdown | None = None,
 ) -> exp.Query:
     """What `active_days` selects for a list of events (None: any event), read from person timelines where
     they hold the answer. Actors are then numbers: the build's person numbers, and below zero the persons
     read from the events; only grouping by them is meaningful."""
     hides = bool(scan.context.plan.transformations.hide_events)
-    view = scan.timeline() if events is None and not filters and not hides else None
+    view = scan.timeline() if events is None and not filters and not hides and breakdown is None else None
     if view is None:
-        return active_days(scan, first_day, last_day, events=any_of(events, scan.parameters), filters=filters)
+        return active_days(
+            scan, first_day, last_day, events=any_of(events, scan.parameters), filters=filters, breakdown=breakdown
+        )
     ordered = scan.timeline_days(view, first_day, last_day, active_only=False)
     days = exp.select(exp.column("person_number").as_("actor"), exp.column("day")).from_(ordered.subquery("built"))
     if view.fresh:
@@ -121,6 +131,25 @@ def actor_days(
     recent = active_days(scan, first_day, last_day, events=None, filters=(), only_recent=view)
     numbered = numbered_below_zero(recent, "day")
     return exp.union(exp.select("day", "actor").from_(days.subquery("days")), numbered, distinct=False)
+
+
+def breakdown_lines(days: pa.Table, limit: int, first_day: dt.date, last_day: dt.date) -> list[tuple[str, pa.Table]]:
+    """The (actor, day) rows of each breakdown line, from `active_days` rows with a `breakdown`: the `limit`
+    values with the most actors active from `first_day` to `last_day` (ties by value), biggest first, then
+    the rest as `$other`, where an actor active on several of its values counts once a day. Ranking here
+    rather than in SQL gives every engine the same order of ties."""
+    counted = pc.and_(pc.greater_equal(days["day"], first_day), pc.less_equal(days["day"], last_day))
+    volumes = days.filter(counted).group_by("breakdown").aggregate([("actor", "count_distinct")])
+    ranked = sorted(
+        zip(volumes["breakdown"].to_pylist(), volumes["actor_count_distinct"].to_pylist(), strict=True),
+        key=lambda item: (-item[1], item[0]),
+    )
+    top = [value for value, _ in ranked[:limit]]
+    lines = [(value, days.filter(pc.equal(days["breakdown"], value)).select(["actor", "day"])) for value in top]
+    rest = days.filter(pc.invert(pc.is_in(days["breakdown"], pa.array(top, pa.string()))))
+    if rest.num_rows:
+        lines.append((OTHER, rest.group_by(["actor", "day"]).aggregate([])))
+    return lines
 
 
 @dataclass(frozen=True)

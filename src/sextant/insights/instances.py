@@ -15,12 +15,12 @@ from sqlglot import exp
 from sextant import instances
 from sextant.insights.runner import QueryRunner
 from sextant.insights.scan import NONE
-from sextant.insights.spec import InsightSpec
+from sextant.insights.spec import WithoutBreakdown
 
 ACTIVE_EVENTS_DAYS = 30  # events of an instance's users this recent make its status `full+events`
 
 
-class InstancesSpec(InsightSpec):
+class InstancesSpec(WithoutBreakdown):
     kind: Literal["instances"] = "instances"
     by: Literal["deployment_type", "version", "versions_behind", "telemetry_status"] = Field(
         default="telemetry_status", description="what the instances are counted by"
@@ -28,7 +28,7 @@ class InstancesSpec(InsightSpec):
 
     @model_validator(mode="after")
     def _only_instance_fields(self) -> InstancesSpec:
-        if self.filters or self.breakdown or self.count_by != "persons":
+        if self.filters or self.count_by != "persons":
             raise ValueError("instances are counted by `by` alone: filters, breakdown and count_by do not apply")
         return self
 

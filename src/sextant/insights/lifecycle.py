@@ -13,11 +13,12 @@ from sqlglot import exp
 from sextant.insights.activity import ActivitySpec, actor_days, actor_periods, period_start
 from sextant.insights.buckets import bucket_labels, end_of, label
 from sextant.insights.runner import QueryRunner
+from sextant.insights.spec import WithoutBreakdown
 
 STATUSES = ("new", "returning", "resurrecting", "dormant")
 
 
-class LifecycleSpec(ActivitySpec):
+class LifecycleSpec(WithoutBreakdown, ActivitySpec):
     kind: Literal["lifecycle"] = "lifecycle"
     interval: Literal["day", "week", "month"] = "week"
 

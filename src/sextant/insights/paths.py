@@ -19,10 +19,10 @@ from sqlglot import exp
 
 from sextant.insights.runner import QueryRunner
 from sextant.insights.scan import OTHER
-from sextant.insights.spec import InsightSpec
+from sextant.insights.spec import WithoutBreakdown
 
 
-class PathsSpec(InsightSpec):
+class PathsSpec(WithoutBreakdown):
     kind: Literal["paths"] = "paths"
     start_event: str | None = None
     end_event: str | None = None

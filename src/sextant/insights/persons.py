@@ -14,10 +14,10 @@ from sqlglot import exp
 
 from sextant.insights.runner import QueryRunner
 from sextant.insights.scan import EventScan, Parameters, QueryContext
-from sextant.insights.spec import CohortFilter, FilterGroup, InsightSpec, PropertyFilter
+from sextant.insights.spec import CohortFilter, FilterGroup, PropertyFilter, WithoutBreakdown
 
 
-class PersonsSpec(InsightSpec):
+class PersonsSpec(WithoutBreakdown):
     kind: Literal["persons"] = "persons"
     date_from: str = "-90d"
     search: str | None = Field(default=None, description="a distinct id, or text found in property values")

@@ -116,7 +116,9 @@ class InsightSpec(StrictModel):
     date_to: str | None = Field(default=None, description="inclusive; a date, a time or relative; default now")
     interval: Interval = "day"
     filters: list[Filter] = []
-    breakdown: Breakdown | None = None
+    breakdown: Breakdown | None = Field(
+        default=None, description="split the results by a property's top values or by cohorts"
+    )
     count_by: str = Field(default="persons", description="persons, or a group type such as account or instance")
     person_properties: Literal["as_of_event", "current"] = "as_of_event"
     compare_to_previous: bool = False
@@ -139,6 +141,29 @@ class InsightSpec(StrictModel):
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_$-]*", value):
             raise ValueError(f"count_by {value!r} must be `persons` or a group type such as account")
         return value
+
+
+BREAKDOWN_KINDS = ("segmentation", "funnel", "retention", "stickiness", "active_users")
+
+
+class WithoutBreakdown(InsightSpec):
+    """A kind whose results a breakdown cannot split (a lifecycle status or a path is not about one property
+    value): a `breakdown` is refused rather than ignored, and the schema shows the field as null."""
+
+    breakdown: None = Field(  # type: ignore[assignment]
+        default=None, description=f"not taken by this kind; {', '.join(BREAKDOWN_KINDS)} take a breakdown"
+    )
+
+    @field_validator("breakdown", mode="before")
+    @classmethod
+    def _no_breakdown(cls, value: object) -> None:
+        if value is not None:
+            kind = cls.model_fields["kind"].default
+            raise ValueError(
+                f"{kind} results cannot be broken down; drop `breakdown` (the kinds that take one: "
+                f"{', '.join(BREAKDOWN_KINDS)})"
+            )
+        return None
 
 
 @dataclass(frozen=True)
