@@ -9,7 +9,9 @@ sustained events/s and latency. Peers: a minimal server that only appends each b
 it (the ceiling of a durable Python HTTP endpoint on this machine), and RudderStack's published figure.
 
 Import: `sextant import` of the same events from Parquet and from NDJSON, in events/s, CPU seconds and peak
-RSS. Peer: DuckDB's own Arrow insert of the same Parquet data into a table of the same shape (the ceiling).
+RSS. Peers, each loading the same events into a table of the same shape with nothing else to do (the
+ceilings): DuckDB's Arrow insert of the Parquet batches, and DuckDB's fastest loads, one INSERT over
+`read_parquet` (for the Parquet import) and one over `read_json` (for the NDJSON import).
 The demo files and their NDJSON export are cached under benchmarks/data/, keyed by size and seed (the
 demo's last day is the day before they are made); `--rebuild` makes them again.
 """
@@ -178,26 +180,47 @@ def bench_http(work: Path, clients: int, seconds: float) -> dict[str, dict[str, 
 
 # -- import --------------------------------------------------------------------------------------------
 
+# DuckDB's own loads of the same events into a table of the same shape (no validation, dedup, persons or
+# rollup): the ceilings. `arrow` inserts the Parquet batches as Arrow tables, a chunk at a time as the import
+# reads them; `read_parquet` and `read_json` are one INSERT each over DuckDB's own parallel readers, the
+# fastest load DuckDB has for each format.
 DUCKDB_PEER = '''
 import sys, time, duckdb, pyarrow.parquet as pq
-files = sys.argv[2:]
-connection = duckdb.connect(sys.argv[1])
+mode, database, files = sys.argv[1], sys.argv[2], sys.argv[3:]
+connection = duckdb.connect(database)
 connection.execute("""CREATE TABLE events (project VARCHAR NOT NULL, uuid UUID NOT NULL, insert_id VARCHAR,
     event VARCHAR NOT NULL, timestamp TIMESTAMPTZ NOT NULL, received_at TIMESTAMPTZ NOT NULL,
     distinct_id VARCHAR NOT NULL, user_id VARCHAR, device_id VARCHAR, session_id VARCHAR,
     properties JSON NOT NULL, person_properties JSON NOT NULL, groups JSON NOT NULL, source VARCHAR NOT NULL)""")
+columns = """'bench', uuidv7(), insert_id, event, CAST(timestamp AS TIMESTAMPTZ), now(), distinct_id, user_id,
+    device_id, session_id, properties, COALESCE(person_properties, '{}'), groups, 'import'"""
+listed = ", ".join("'" + path.replace("'", "''") + "'" for path in files)
 started = time.perf_counter()
-rows = 0
-for path in files:
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=500_000):
-        connection.register("batch", batch)
-        connection.execute("""INSERT INTO events SELECT 'bench', uuidv7(), insert_id, event, timestamp, now(),
-            distinct_id, user_id, device_id, session_id, properties, COALESCE(person_properties, '{}'), groups,
-            'import' FROM batch""")
-        rows += batch.num_rows
+if mode == "arrow":
+    for path in files:
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=500_000):
+            connection.register("batch", batch)
+            connection.execute(f"INSERT INTO events SELECT {columns} FROM batch")
+elif mode == "read_parquet":
+    connection.execute(f"INSERT INTO events SELECT {columns} FROM read_parquet([{listed}])")
+else:
+    text = ", ".join(f"{name}: 'VARCHAR'" for name in ("event", "timestamp", "distinct_id", "user_id", "device_id",
+                                                       "insert_id", "session_id"))
+    shape = text + ", properties: 'JSON', person_properties: 'JSON', groups: 'JSON'"
+    connection.execute(
+        f"INSERT INTO events SELECT {columns} FROM read_json([{listed}], format = 'newline_delimited', "
+        f"columns = {{{shape}}})"
+    )
 connection.execute("CHECKPOINT")
+rows = connection.execute("SELECT count(*) FROM events").fetchone()[0]
 print(rows, time.perf_counter() - started)
 '''
+PEERS = {
+    # name: (mode, input format, what it is)
+    "duckdb_arrow_insert": ("arrow", "parquet", "DuckDB Arrow insert, 500k-row batches"),
+    "duckdb_read_parquet": ("read_parquet", "parquet", "DuckDB INSERT ... FROM read_parquet, one statement"),
+    "duckdb_read_json": ("read_json", "ndjson", "DuckDB INSERT ... FROM read_json, one statement"),
+}
 
 
 def run_measured(command: list[str]) -> tuple[float, float, float, str]:
@@ -277,16 +300,22 @@ def bench_import(work: Path, events: int, seed: int, rebuild: bool) -> dict[str,
     rows = sum(pq.ParquetFile(path).metadata.num_rows for path in files)
     results = {}
     (work / "duckdb_peer.py").write_text(DUCKDB_PEER)
-    seconds, cpu, peak, output = run_measured(
-        [sys.executable, str(work / "duckdb_peer.py"), str(work / "peer.duckdb"), *map(str, files)]
-    )
-    insert_seconds = float(output.split()[1])
-    results["duckdb_arrow_insert"] = {
-        "events_per_second": rows / insert_seconds,
-        "peak_rss_mb": peak,
-        "cpu_seconds": cpu,
-        "load_after": os.getloadavg()[0],
-    }
+    for name, (mode, source, _) in PEERS.items():
+        inputs = [str(path) for path in files] if source == "parquet" else [str(ndjson)]
+        database = work / f"{name}.duckdb"
+        seconds, cpu, peak, output = run_measured(
+            [sys.executable, str(work / "duckdb_peer.py"), mode, str(database), *inputs]
+        )
+        stored, load_seconds = output.split()[:2]
+        if int(stored) != rows:
+            raise RuntimeError(f"{name} stored {stored} of {rows:,} events")
+        results[name] = {
+            "events_per_second": rows / float(load_seconds),
+            "peak_rss_mb": peak,
+            "cpu_seconds": cpu,
+            "load_after": os.getloadavg()[0],
+        }
+        database.unlink()
     for name, inputs in (("parquet", [str(path) for path in files]), ("ndjson", [str(ndjson)])):
         project = work / f"import-{name}"
         subprocess.run([sys.executable, "-m", "sextant", "init", str(project)], check=True, capture_output=True)
@@ -350,17 +379,21 @@ def main() -> None:
             load = os.getloadavg()[0]
             import_results = bench_import(work, args.events, args.seed, args.rebuild)
             results["import"] = import_results
-            ceiling = import_results["duckdb_arrow_insert"]["events_per_second"]
             print(f"Import of {import_results['dataset']['events']:,} events (load average at the start {load:.1f}):")
-            peer_cpu = import_results["duckdb_arrow_insert"]["cpu_seconds"]
-            for name in ("duckdb_arrow_insert", "sextant_import_parquet", "sextant_import_ndjson"):
-                figures = import_results[name]
-                ratio = figures["events_per_second"] / ceiling
+            for name, figures in import_results.items():
+                if name == "dataset":
+                    continue
                 print(
                     f"  {name:<24} {figures['events_per_second']:>12,.0f} events/s  peak RSS "
-                    f"{figures['peak_rss_mb']:,.0f} MB  ratio to DuckDB insert {ratio:.2f}  "
-                    f"CPU {figures['cpu_seconds']:.1f} s (peer's / this {peer_cpu / figures['cpu_seconds']:.2f})  "
+                    f"{figures['peak_rss_mb']:,.0f} MB  CPU {figures['cpu_seconds']:.1f} s  "
                     f"(load after {figures['load_after']:.1f})"
+                )
+            for peer, (_, source, description) in PEERS.items():
+                figures, ceiling = import_results[f"sextant_import_{source}"], import_results[peer]
+                print(
+                    f"  sextant import from {source} / {description}: events/s "
+                    f"{figures['events_per_second'] / ceiling['events_per_second']:.2f}, CPU "
+                    f"{figures['cpu_seconds'] / ceiling['cpu_seconds']:.1f}x"
                 )
     finally:
         shutil.rmtree(work, ignore_errors=True)
