@@ -120,7 +120,7 @@ def approximately(value: Any) -> Any:
 
 
 # Random event logs: a few persons, each active in one or two short bursts on an hourly grid (so that ties
-# and conversions happen), around the query range 2024-05-06 .. 2024-05-07 in Berlin, that is
+# and conversions happen), by default around the query range 2024-05-06 .. 2024-05-07 in Berlin, that is
 # [2024-05-05 22:00, 2024-05-07 22:00) UTC.
 
 RANDOM_RANGE = {"date_from": "2024-05-06", "date_to": "2024-05-07"}
@@ -134,17 +134,20 @@ amounts = st.one_of(st.integers(0, 20), st.just(2.5), st.just("n/a"), st.just("7
 
 
 @st.composite
-def event_logs(draw: st.DrawFn) -> list[list[dict[str, Any]]]:
-    """Batches of event documents. Person i sends events as `user<i>`; some also send anonymous events as
-    `device<i>`, and some of those link the device to the user with an event that has both ids. Each person
-    mostly uses one plan, so that counting events and counting persons rank plans differently."""
+def event_logs(
+    draw: st.DrawFn, grid_start: dt.datetime = GRID_START, grid_slots: int = GRID_SLOTS
+) -> list[list[dict[str, Any]]]:
+    """Batches of event documents on an hourly grid of `grid_slots` hours from `grid_start`. Person i sends
+    events as `user<i>`; some also send anonymous events as `device<i>`, and some of those link the device to
+    the user with an event that has both ids. Each person mostly uses one plan, so that counting events and
+    counting persons rank plans differently."""
     documents: list[dict[str, Any]] = []
     for person in range(draw(st.integers(3, 6))):
         user = f"user{person}"
         device = f"device{person}" if draw(st.booleans()) else None
         usual_plan = draw(st.sampled_from(PLANS))
         for _ in range(draw(st.integers(1, 2))):
-            burst = draw(st.integers(0, GRID_SLOTS - BURST_SLOTS))
+            burst = draw(st.integers(0, grid_slots - BURST_SLOTS))
             for _ in range(draw(st.integers(2, 7))):
                 properties: dict[str, Any] = {}
                 plan = usual_plan if draw(st.booleans()) else draw(st.sampled_from([*PLANS, None]))
@@ -155,7 +158,7 @@ def event_logs(draw: st.DrawFn) -> list[list[dict[str, Any]]]:
                 document: dict[str, Any] = {
                     "event": draw(st.sampled_from(EVENT_NAMES)),
                     "distinct_id": user,
-                    "timestamp": (GRID_START + (burst + draw(st.integers(0, BURST_SLOTS - 1))) * GRID_STEP).isoformat(),
+                    "timestamp": (grid_start + (burst + draw(st.integers(0, BURST_SLOTS - 1))) * GRID_STEP).isoformat(),
                     "properties": properties,
                 }
                 if device is not None:

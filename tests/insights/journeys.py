@@ -19,7 +19,7 @@ from sextant.warehouse.engine import Engine
 from sextant.workspace import Workspace
 from tests.conftest import T0, Journey, ingest, journeys_for
 
-__all__ = ["DAY", "HOUR", "NOW", "PLAN_WORLD", "T0", "load_world", "query"]
+__all__ = ["DAY", "HOUR", "NOW", "PLAN_WORLD", "T0", "WORLD", "load_world", "query"]
 
 HOUR = dt.timedelta(hours=1)
 DAY = dt.timedelta(days=1)

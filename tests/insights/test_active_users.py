@@ -5,7 +5,7 @@ import pytest
 from sextant.ingest.store import EventStore
 from sextant.insights.active_users import ActiveUsersRunner
 from sextant.workspace import Workspace
-from tests.insights.journeys import PLAN_WORLD, load_world, query
+from tests.insights.journeys import PLAN_WORLD, T0, WORLD, load_world, query
 
 # Every question is asked of the events and of person timelines built from them.
 pytestmark = pytest.mark.parametrize("timelines", [False, True], ids=["events", "timelines"])
@@ -73,3 +73,15 @@ def test_active_users_by_an_event_property(workspace: Workspace, store: EventSto
         **{"dau [free]": 1, "wau [free]": 1, "mau [free]": 1},
         **{"dau [$other]": 1, "wau [$other]": 1, "mau [$other]": 1},
     }
+
+
+def test_who_counts_as_active(workspace: Workspace, store: EventStore, timelines: bool) -> None:
+    load_world(store, timelines=timelines, world={**WORLD, "carol": [("Reset Password", T0)]})
+    monday = {"kind": "active_users", "date_from": "2024-05-06", "date_to": "2024-05-06"}
+    # By default alice's search counts; her sign-up, carol's password reset and the backend's search do not.
+    assert query(workspace, monday)["dau"] == [1]
+    everything = query(workspace, {**monday, "excluded_events": [], "excluded_distinct_ids": []})
+    assert everything["dau"] == [3]
+    # Searches do not count and alice is left out: only carol's password reset is left.
+    custom = query(workspace, {**monday, "excluded_events": ["%SEARCH%"], "excluded_distinct_ids": ["alice"]})
+    assert custom["dau"] == [1] and custom["mau"] == [1]

@@ -123,3 +123,36 @@ def test_cohorts_over_http(live_server: LiveServer, workspace: Workspace, store:
         ("cohort.create", vip),
         ("cohort.create", f"cohort:{created.json()['id']}"),
     ]
+
+
+def test_a_cohort_filters_retention_and_paths(workspace: Workspace, store: EventStore) -> None:
+    load_world(store)
+    insights = insights_for(workspace)
+    # alice searched three times in the 30 days before now; bob twice and the backend once.
+    cohort = insights.create_cohort({"name": "searched thrice", "definition": {**SEARCHERS, "min_times": 3}}).id
+    member, not_member = {"type": "cohort", "cohort": cohort}, {"type": "cohort", "cohort": cohort, "negate": True}
+    retention = {
+        "kind": "retention",
+        "interval": "day",
+        "date_from": "2024-05-06",
+        "date_to": "2024-05-07",
+        "start": {"event": "Signed Up"},
+        "return": {"event": "Search"},
+        "periods": 4,
+    }
+
+    def cohorts(filters: list[dict[str, object]]) -> dict[str, list[int]]:
+        (line,) = insights.query({**retention, "filters": filters}, now=NOW).result["results"]
+        return {row["cohort"]: row["counts"] for row in line["cohorts"]}
+
+    # alice signed up on 6 May and searched that day and the next; bob signed up on 7 May.
+    assert cohorts([member]) == {"2024-05-06": [1, 1, 0, 0], "2024-05-07": [0, 0, 0, 0]}
+    assert cohorts([not_member]) == {"2024-05-06": [0, 0, 0, 0], "2024-05-07": [1, 1, 0, 1]}
+    paths = {"kind": "paths", "date_from": "2024-05-01", "date_to": "2024-05-31", "steps": 3}
+    assert insights.query({**paths, "filters": [member]}, now=NOW).result["paths"] == [
+        {"path": ["Signed Up", "Search"], "actors": 1}
+    ]
+    assert insights.query({**paths, "filters": [not_member]}, now=NOW).result["paths"] == [
+        {"path": ["Search"], "actors": 1},  # the backend
+        {"path": ["Signed Up", "Search"], "actors": 1},  # bob
+    ]

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from sextant.ingest.store import EventStore
@@ -76,3 +78,21 @@ def test_a_cohort_takes_the_smallest_breakdown_value_of_its_first_start_events_a
         spec = {**BASE, **STEPS, "periods": 2, "start_type": start_type, "breakdown": {"type": "event", "key": "plan"}}
         result = query(workspace, spec)
         assert [line["breakdown_value"] for line in result["results"]] == ["business"]  # type: ignore[attr-defined]
+
+
+def test_a_breakdown_by_a_group_property(workspace: Workspace, store: EventStore, timelines: bool) -> None:
+    def signed_up(account: str, tier: str) -> tuple[str, dt.datetime, dict[str, object]]:
+        return ("Signed Up", T0, {"groups": {"account": account}, "group_properties": {"account": {"tier": tier}}})
+
+    people = {
+        "carol": [signed_up("acme", "gold"), ("Search", T0 + DAY)],
+        "dave": [signed_up("globex", "silver")],
+        "erin": [signed_up("initech", "gold")],
+    }
+    ingest(store, journeys_for(people))  # type: ignore[arg-type]
+    if timelines:
+        compact(store.engine, store.project.name, store.project.config.timezone)
+    breakdown = {"type": "group", "group_type": "account", "key": "tier"}
+    result = query(workspace, {**BASE, **STEPS, "periods": 2, "breakdown": breakdown})
+    lines = {line["breakdown_value"]: line["cohorts"][0]["counts"] for line in result["results"]}  # type: ignore[attr-defined]
+    assert lines == {"gold": [2, 1], "silver": [1, 0]}

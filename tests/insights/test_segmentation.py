@@ -146,6 +146,27 @@ def test_breakdown_shows_the_top_values_and_the_rest_as_other(project: InsightPr
     assert [(item["breakdown_value"], item["total"]) for item in uniques["series"]] == [("free", 2), ("$other", 3)]
 
 
+def test_breakdown_by_a_group_property(project: InsightProject) -> None:
+    def purchase(hours: int, account: str, tier: str | None = None) -> tuple[str, dt.datetime, dict[str, Any]]:
+        extra: dict[str, Any] = {"groups": {"account": account}}
+        if tier is not None:
+            extra["group_properties"] = {"account": {"tier": tier}}
+        return ("Purchase", T0 + hours * HOUR, extra)
+
+    project.track(
+        {
+            "alice": [purchase(0, "acme", "gold"), purchase(1, "acme")],
+            "bob": [purchase(2, "initech", "silver"), ("Purchase", T0 + 3 * HOUR)],  # the second without an account
+            "carol": [purchase(4, "acme")],
+            "dave": [purchase(5, "globex", "gold"), purchase(6, "globex", "bronze")],  # globex is bronze now
+        }
+    )
+    breakdown = {"type": "group", "group_type": "account", "key": "tier"}
+    result = project.query(segmentation(series=[{"event": "Purchase", "math": "unique"}], breakdown=breakdown))
+    totals = {item["breakdown_value"]: item["total"] for item in result["series"]}
+    assert totals == {"gold": 2, "silver": 1, "bronze": 1, "$none": 1}
+
+
 def test_breakdown_of_property_math_ranks_values_by_event_count(project: InsightProject) -> None:
     project.track(
         {
@@ -352,7 +373,7 @@ MATHS = ["total", "unique", "sum", "avg", "min", "max", "median", "p90"]
 
 
 @st.composite
-def segmentation_specs(draw: st.DrawFn) -> dict[str, Any]:
+def segmentation_specs(draw: st.DrawFn, dates: dict[str, str]) -> dict[str, Any]:
     series = []
     for _ in range(draw(st.integers(1, 3))):
         item: dict[str, Any] = {
@@ -366,8 +387,8 @@ def segmentation_specs(draw: st.DrawFn) -> dict[str, Any]:
         series.append(item)
     spec: dict[str, Any] = {
         "kind": "segmentation",
-        **RANDOM_RANGE,
-        "interval": draw(st.sampled_from(["day", "hour", "week"])),
+        **dates,
+        "interval": draw(st.sampled_from(["day", "hour", "week", "month"])),
         "series": series,
         "frequency": draw(st.booleans()),
     }
@@ -399,17 +420,35 @@ def assert_same_segmentation(actual: dict[str, Any], expected: dict[str, Any]) -
             )
 
 
-@settings(max_examples=12, deadline=None, database=None, derandomize=True)
-@given(log=event_logs(), specs=st.lists(segmentation_specs(), min_size=2, max_size=2), timelines=st.booleans())
+# Where random logs are queried: the default range, and a range in each time zone that crosses a change of
+# its clocks (Berlin goes forward on 31 March; Los Angeles back on 3 November, when 01:00 comes twice) or,
+# in Kolkata (UTC+5:30), a month boundary.
+SCENARIOS = [
+    (TIMEZONE, RANDOM_RANGE),
+    ("Europe/Berlin", {"date_from": "2024-03-30", "date_to": "2024-04-01"}),
+    ("America/Los_Angeles", {"date_from": "2024-11-02", "date_to": "2024-11-04"}),
+    ("Asia/Kolkata", {"date_from": "2024-04-29", "date_to": "2024-05-01"}),
+]
+
+
+@pytest.mark.parametrize(
+    ("timezone", "dates"), SCENARIOS, ids=[f"{zone}-{dates['date_from']}" for zone, dates in SCENARIOS]
+)
+@settings(max_examples=5, deadline=None, database=None, derandomize=True)
+@given(data=st.data(), timelines=st.booleans())
 def test_random_logs_match_the_reference(
-    shared_workspace: Workspace, log: list[list[dict[str, Any]]], specs: list[dict[str, Any]], timelines: bool
+    shared_workspace: Workspace, timezone: str, dates: dict[str, str], data: st.DataObject, timelines: bool
 ) -> None:
     """With `timelines`, person timelines are built after the first batch, whose persons the second may merge."""
-    project = InsightProject(shared_workspace)
+    start, end = reference.date_range(dates, timezone)
+    # The grid starts 3 hours before the range and ends 6 hours after it.
+    log = data.draw(event_logs(start - 3 * HOUR, (end - start) // HOUR + 9), label="log")
+    specs = data.draw(st.lists(segmentation_specs(dates), min_size=2, max_size=2), label="specs")
+    project = InsightProject(shared_workspace, timezone=timezone)
     for number, batch in enumerate(log):
         project.ingest(batch)
         if timelines and number == 0:
             project.compact()
     events = reference.events_of([document for batch in log for document in batch], project.person_ids().__getitem__)
     for spec in specs:
-        assert_same_segmentation(project.query(spec), reference.segmentation(events, spec, TIMEZONE))
+        assert_same_segmentation(project.query(spec), reference.segmentation(events, spec, timezone))
