@@ -507,10 +507,18 @@ def funnel(events: Sequence[Event], spec: Mapping[str, Any], timezone: str) -> d
         start, end = date_range(spec, timezone)
         interval = "day" if spec.get("interval", "day") == "hour" else spec.get("interval", "day")
         shown_labels = labels(start, end, interval, timezone)
-        entered = Counter(bucket(attempt.entry, interval, timezone) for attempt in counted)
-        converted = Counter(
-            bucket(attempt.entry, interval, timezone) for attempt in counted if len(attempt.reached) == step_count
-        )
+        # Each interval is a funnel of its own, as the steps view of that interval: an actor counts in every
+        # interval they entered in, with their best attempt entered there (with totals, every attempt).
+        in_interval: dict[tuple[str, str], list[FunnelAttempt]] = defaultdict(list)
+        for attempt in attempts:
+            in_interval[bucket(attempt.entry, interval, timezone), attempt.actor].append(attempt)
+        per_interval = [
+            (label, interval_attempt)
+            for (label, _), interval_attempts in in_interval.items()
+            for interval_attempt in ([_best(interval_attempts)] if uniques else interval_attempts)
+        ]
+        entered = Counter(label for label, _ in per_interval)
+        converted = Counter(label for label, attempt in per_interval if len(attempt.reached) == step_count)
         return {
             "interval": interval,
             "labels": shown_labels,

@@ -83,6 +83,28 @@ def test_sign_up_funnel_with_drop_off(either_project: InsightProject) -> None:
     assert third["time_from_first"] == approximately({"median": 7200.0, "mean": 7200.0, "p90": 7200.0})
 
 
+def test_a_funnel_of_thirty_steps(either_project: InsightProject) -> None:
+    steps = [f"Step {number}" for number in range(30)]
+    everything = [(name, T0 + number * MINUTE) for number, name in enumerate(steps)]
+    either_project.track(
+        {
+            "alice": [*everything, (steps[0], T0 + 30 * MINUTE)],
+            "bob": everything[:15],
+            "carol": everything[:10] + everything[11:],  # skips step 10: what follows it cannot count
+            "dave": everything[1:],  # never entered
+        }
+    )
+    result = either_project.query(funnel(*steps))
+    assert counts(result) == [3] * 10 + [2] * 5 + [1] * 15
+    last = result["results"][0]["steps"][-1]
+    assert last["conversion_from_first"] == 0.333333  # rates are rounded to six places
+    assert last["time_from_first"] == approximately({"median": 29 * 60.0, "mean": 29 * 60.0, "p90": 29 * 60.0})
+    # A last step of step 0's event again, which alice does last: the pass over each step's own rows no longer
+    # applies, as one event could fill two steps.
+    repeated = either_project.query(funnel(*steps[:29], steps[0]))
+    assert counts(repeated) == [3] * 10 + [2] * 5 + [1] * 15
+
+
 def test_the_window_closes_after_its_last_moment(either_project: InsightProject) -> None:
     either_project.track(
         {
@@ -299,7 +321,17 @@ def test_persons_who_converted_and_who_dropped(project: InsightProject) -> None:
     assert len(persons(1, "converted", limit=2)) == 2
 
 
-def test_over_time_sums_equal_the_steps_view(either_project: InsightProject) -> None:
+def lines_summed(result: dict[str, Any]) -> list[int]:
+    """The steps view's entered and converted actors (or attempts), over all its lines."""
+    return [sum(line["steps"][step]["count"] for line in result["results"]) for step in (0, -1)]
+
+
+def steps_of_each_day(project: InsightProject, spec: dict[str, Any], days: list[str]) -> list[list[int]]:
+    """The steps view of each of `days` alone: entered and converted."""
+    return [lines_summed(project.query({**spec, "date_from": day, "date_to": day})) for day in days]
+
+
+def test_over_time_counts_entries_in_the_local_day_they_happen(either_project: InsightProject) -> None:
     monday_night = dt.datetime(2024, 5, 6, 22, 30, tzinfo=dt.UTC)  # 00:30 on Tuesday in Berlin
     either_project.track(
         {
@@ -318,7 +350,37 @@ def test_over_time_sums_equal_the_steps_view(either_project: InsightProject) -> 
         "converted": [1, 1, 0],
         "conversion": [0.5, 1.0, 0.0],
     }
-    assert [sum(over_time["entered"]), sum(over_time["converted"])] == counts(either_project.query(spec))
+    assert steps_of_each_day(either_project, spec, over_time["labels"]) == [[2, 1], [1, 1], [1, 0]]
+
+
+def test_over_time_counts_an_actor_in_each_day_with_their_best_attempt_of_that_day(
+    either_project: InsightProject,
+) -> None:
+    # alice enters on Monday without converting, and converts from an entry on Tuesday; bob converts on
+    # Monday and enters again on Tuesday without converting. Each day is a funnel of its own, as the steps
+    # view of that day: 2 entered and 1 converted on each. (Counting each person once, in the day of their
+    # best attempt over the whole range, would give 1 of 1 on each day.)
+    tuesday = T0 + DAY
+    either_project.track(
+        {
+            "alice": [("Signed Up", T0), ("Signed Up", tuesday), ("Search Submitted", tuesday + 10 * MINUTE)],
+            "bob": [("Signed Up", T0), ("Search Submitted", T0 + 10 * MINUTE), ("Signed Up", tuesday)],
+        }
+    )
+    # Each order, and a breakdown, takes another pass.
+    for fields in ({"order": "ordered"}, {"order": "strict"}, {"order": "any"}, {"breakdown": {"key": "plan"}}):
+        spec = funnel("Signed Up", "Search Submitted", window={"value": 1, "unit": "hour"}, **fields)
+        over_time = either_project.query({**spec, "view": "over_time"})
+        assert over_time == {
+            "interval": "day",
+            "labels": ["2024-05-06", "2024-05-07", "2024-05-08"],
+            "entered": [2, 2, 0],
+            "converted": [1, 1, 0],
+            "conversion": [0.5, 0.5, None],
+        }, fields
+        assert steps_of_each_day(either_project, spec, over_time["labels"]) == [[2, 1], [2, 1], [0, 0]], fields
+    # Over the whole range each of them counts once, with their conversion.
+    assert counts(either_project.query(funnel("Signed Up", "Search Submitted"))) == [2, 2]
 
 
 def test_any_order_attempts_that_reach_no_step_are_not_entries(project: InsightProject) -> None:
@@ -472,6 +534,16 @@ def timeline_eligible(spec: dict[str, Any]) -> dict[str, Any]:
     return plain
 
 
+def ingest_building_timelines(project: InsightProject, log: list[list[dict[str, Any]]], built_after: int) -> None:
+    """The batches of `log`, with the timelines built once, before batch `built_after` (or after the last)."""
+    for number, batch in enumerate(log):
+        if number == built_after:
+            project.compact()
+        project.ingest(batch)
+    if built_after >= len(log):
+        project.compact()
+
+
 @settings(max_examples=15, deadline=None, database=None, derandomize=True)
 @given(log=event_logs(), spec=funnel_specs(), data=st.data(), built_after=st.integers(0, 2))
 def test_random_logs_read_from_timelines_match_the_reference(
@@ -484,12 +556,7 @@ def test_random_logs_read_from_timelines_match_the_reference(
     """Timelines built before, between or after the batches (whose links may merge persons after the build)
     give the reference's answer."""
     project = InsightProject(shared_workspace)
-    for number, batch in enumerate(log):
-        if number == built_after:
-            project.compact()
-        project.ingest(batch)
-    if built_after >= len(log):
-        project.compact()
+    ingest_building_timelines(project, log, built_after)
     events = reference.events_of([document for batch in log for document in batch], project.person_ids().__getitem__)
     plain = timeline_eligible(spec)
     readable = [item for item in variants(plain, data) if "persons" not in item and not item.get("hold_constant")]
@@ -497,6 +564,54 @@ def test_random_logs_read_from_timelines_match_the_reference(
         run = project.run(variant)
         assert reads_timelines(run), variant
         assert run.result == approximately(reference.funnel(events, variant, TIMEZONE)), variant
+
+
+def interval_ranges(labels: list[str], interval: str, spec: dict[str, Any]) -> list[dict[str, str]]:
+    """Each interval's part of the spec's date range, as bare dates."""
+    first, last = dt.date.fromisoformat(spec["date_from"]), dt.date.fromisoformat(spec["date_to"])
+    found = []
+    for label in labels:
+        start = dt.date.fromisoformat(label)
+        end = start + dt.timedelta(days=6 if interval == "week" else 0)
+        found.append({"date_from": max(start, first).isoformat(), "date_to": min(end, last).isoformat()})
+    return found
+
+
+def assert_intervals_are_steps_views(project: InsightProject, spec: dict[str, Any], interval: str) -> None:
+    """Each interval of the over-time view has the entered and converted actors (or attempts) of the steps
+    view of that interval's part of the range."""
+    over_time = project.query({**spec, "view": "over_time", "interval": interval})
+    for number, dates in enumerate(interval_ranges(over_time["labels"], interval, spec)):
+        entered, converted = lines_summed(project.query({**spec, **dates}))
+        shown = [over_time[key][number] for key in ("entered", "converted", "conversion")]
+        assert shown == [entered, converted, round(converted / entered, 6) if entered else None], (spec, dates)
+
+
+@settings(max_examples=15, deadline=None, database=None, derandomize=True)
+@given(
+    log=event_logs(),
+    spec=funnel_specs(),
+    interval=st.sampled_from(["day", "week"]),
+    built_after=st.integers(0, 2),
+)
+def test_random_logs_over_time_give_each_interval_its_steps_view(
+    shared_workspace: Workspace,
+    log: list[list[dict[str, Any]]],
+    spec: dict[str, Any],
+    interval: str,
+    built_after: int,
+) -> None:
+    """On the events (any spec) and on timelines built before, between or after the batches (the specs they
+    can answer), uniques and totals."""
+    from_events = InsightProject(shared_workspace)
+    ingest_log(from_events, log)
+    from_timelines = InsightProject(shared_workspace)
+    ingest_building_timelines(from_timelines, log, built_after)
+    plain = timeline_eligible(spec)
+    assert reads_timelines(from_timelines.run(plain))
+    for project, asked in ((from_events, spec), (from_timelines, plain)):
+        for count in ("uniques", "totals"):
+            assert_intervals_are_steps_views(project, {**asked, "count": count}, interval)
 
 
 def test_steps_read_out_of_person_order_are_sorted_instead(project: InsightProject) -> None:

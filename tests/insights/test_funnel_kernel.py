@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -84,8 +85,7 @@ def run(
         order=order,
         exclusion_from=np.array([item.from_step for item in exclusions], np.int64),
         exclusion_to=np.array([item.to_step for item in exclusions], np.int64),
-        entry_from=entry_from,
-        entry_to=entry_to,
+        periods=np.array([entry_from, entry_to], np.int64),
         attribution=funnel_kernel.Attribution(),
         best_only=False,
     )
@@ -261,7 +261,7 @@ def test_values_are_the_entry_value_then_the_smallest_value_at_each_steps_time()
 
 
 # The best attempt of plain ordered funnels (no exclusions, held properties or values) is found by following
-# one chain per entry; it must agree with following every chain.
+# one chain per entry; it must agree with following every chain. Both passes find a best per entry period.
 
 
 @st.composite
@@ -273,38 +273,57 @@ def partitions(draw: st.DrawFn) -> list[list[tuple[int, int]]]:
     ]
 
 
+def entry_periods(entry_to: int, cuts: list[int]) -> list[int]:
+    """Bounds of periods from 0 to `entry_to`, cut at `cuts` (those inside)."""
+    return [0, *sorted({cut for cut in cuts if 0 < cut < entry_to}), entry_to]
+
+
+Summary = tuple[int, int, tuple[int, ...]]  # steps reached, -entry time, step times
+
+
+def summary(found: funnel_kernel.Attempts, slot: int, periods: list[int]) -> tuple[tuple[int, int], Summary]:
+    """The (partition, period) of the attempt at `slot`, and what it reached."""
+    reach, entry = int(found.reached[slot]), int(found.entry_time[slot])
+    key = (int(found.partition[slot]), bisect.bisect_right(periods, entry) - 1)
+    return key, (reach, -entry, tuple(found.times[slot, :reach].tolist()))
+
+
 @settings(max_examples=300, deadline=None, derandomize=True)
-@given(actors=partitions(), window=st.integers(0, 6), step_count=st.integers(2, 4), entry_to=st.integers(1, 13))
-def test_the_best_ordered_attempt_matches_the_best_of_all_attempts(
-    actors: list[list[tuple[int, int]]], window: int, step_count: int, entry_to: int
+@given(
+    actors=partitions(),
+    window=st.integers(0, 6),
+    step_count=st.integers(2, 4),
+    entry_to=st.integers(1, 13),
+    cuts=st.lists(st.integers(1, 12), max_size=4),
+)
+def test_the_best_ordered_attempt_of_each_period_matches_the_best_of_all_attempts(
+    actors: list[list[tuple[int, int]]], window: int, step_count: int, entry_to: int, cuts: list[int]
 ) -> None:
     rows = [row for actor in actors for row in actor]
     starts = np.cumsum([0, *(len(actor) for actor in actors)]).astype(np.int64)
     times = np.array([time for time, _ in rows], np.int64)
     steps = np.array([mask & ((1 << step_count) - 1) for _, mask in rows], np.int64)
     zeros = np.zeros(len(rows), np.int64)
+    periods = entry_periods(entry_to, cuts)
 
-    every = funnel_kernel.run(
-        starts, times, steps, zeros, zeros - 1, zeros, step_count=step_count, window=window, order="ordered",
-        exclusion_from=np.zeros(0, np.int64), exclusion_to=np.zeros(0, np.int64), entry_from=0,
-        entry_to=entry_to, attribution=funnel_kernel.Attribution(), best_only=False,
-    )  # fmt: skip
-    expected = {}
-    for index in range(len(every.reached)):
-        part, reach = int(every.partition[index]), int(every.reached[index])
-        candidate = (reach, -int(every.entry_time[index]), tuple(every.times[index, :reach].tolist()))
-        if reach > 0 and (part not in expected or candidate[:2] > expected[part][:2]):
-            expected[part] = candidate
-    best = funnel_kernel.best_ordered(starts, times, steps, 0, entry_to, step_count, window)
-    found = {
-        int(best.partition[slot]): (
-            int(best.reached[slot]),
-            -int(best.entry_time[slot]),
-            tuple(best.times[slot, : best.reached[slot]].tolist()),
-        )
-        for slot in best.best[best.best >= 0].tolist()
-    }
-    assert found == expected
+    def follow(best_only: bool) -> funnel_kernel.Attempts:
+        return funnel_kernel.run(
+            starts, times, steps, zeros, zeros - 1, zeros, step_count=step_count, window=window, order="ordered",
+            exclusion_from=np.zeros(0, np.int64), exclusion_to=np.zeros(0, np.int64),
+            periods=np.array(periods, np.int64), attribution=funnel_kernel.Attribution(), best_only=best_only,
+        )  # fmt: skip
+
+    every = follow(best_only=False)
+    expected: dict[tuple[int, int], Summary] = {}
+    for slot in range(len(every.reached)):
+        key, candidate = summary(every, slot, periods)
+        if candidate[0] > 0 and (key not in expected or candidate[:2] > expected[key][:2]):
+            expected[key] = candidate
+    greedy = funnel_kernel.best_ordered(starts, times, steps, np.array(periods, np.int64), step_count, window)
+    kept = follow(best_only=True)
+    for found in (greedy, kept):
+        bests = [summary(found, slot, periods) for slot in found.best.tolist()]
+        assert dict(bests) == expected and len(bests) == len(expected)
 
 
 @st.composite

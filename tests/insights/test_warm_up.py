@@ -18,7 +18,8 @@ KERNELS = (funnel_kernel, funnel_runs, retention_kernel, runs_kernel)
 RANGE = {"date_from": T0.date().isoformat(), "date_to": (T0 + dt.timedelta(days=20)).date().isoformat()}
 STEPS = [{"event": "Signed Up"}, {"event": "Search Submitted"}, {"event": "Clicked Result"}, {"event": "Upgraded"}]
 # Other questions than the warm-up's own: other events and step counts, orders, exclusions, held properties,
-# totals, attributions, a person-property breakdown, first-time retention, a time zone with DST.
+# totals, attributions, a person-property breakdown, the over-time view (a best per interval), first-time
+# retention, a time zone with DST.
 QUESTIONS = [
     {"kind": "funnel", **RANGE, "steps": STEPS},
     {"kind": "funnel", **RANGE, "steps": STEPS[:2], "window": {"value": 3, "unit": "hour"}},
@@ -39,6 +40,15 @@ QUESTIONS = [
         "steps": STEPS,
         "breakdown": {"type": "person", "key": "plan"},
         "attribution": "last_touch",
+    },
+    {"kind": "funnel", **RANGE, "steps": STEPS, "view": "over_time"},
+    {
+        "kind": "funnel",
+        **RANGE,
+        "steps": STEPS[:3],
+        "view": "over_time",
+        "interval": "week",
+        "breakdown": {"type": "event", "key": "plan"},
     },
     {"kind": "retention", **RANGE, "start": STEPS[0], "return": STEPS[1], "interval": "week"},
     {"kind": "retention", **RANGE, "start": STEPS[1], "return": STEPS[2], "start_type": "first_time"},

@@ -2,7 +2,8 @@
 long each step takes, how conversion changes over time, and who converted or dropped.
 
 One filtered scan gives each actor's step events; the compiled per-actor pass in `funnel_kernel`
-follows every attempt from its entry. Each actor counts once, with their best attempt.
+follows every attempt from its entry. Each actor counts once, with their best attempt; over time, once in
+each interval, with their best attempt entered in it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import datetime as dt
 import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal
 
 import numpy as np
@@ -21,7 +23,7 @@ from pydantic import Field, model_validator
 from sqlglot import exp
 
 from sextant.insights import funnel_kernel, funnel_runs
-from sextant.insights.buckets import EPOCH, bucket_labels, label, micros, start_of
+from sextant.insights.buckets import bucket_labels, micros
 from sextant.insights.runner import QueryRunner
 from sextant.insights.scan import NONE, OTHER, EventScan
 from sextant.insights.spec import DateRange, EventSelector, InsightSpec, StrictModel
@@ -265,8 +267,7 @@ class FunnelRunner(QueryRunner):
         with person_runs(lanes, "actor_number", "time") as joined:
             if joined.in_order:
                 window = self.spec.window.seconds * 1_000_000
-                entry_from, entry_to = micros(self.dates.start), micros(self.dates.end)
-                found = funnel_runs.best_attempts(joined.starts, joined.times, entry_from, entry_to, window)
+                found = funnel_runs.best_attempts(joined.starts, joined.times, self.entry_periods, window)
                 parts = [Counted.plain(found.reached, found.entry_time, found.times)]
             else:  # the warehouse gave a step's rows out of person order: sort them all
                 sizes = joined.runs[:, 1] - joined.runs[:, 0]
@@ -301,10 +302,10 @@ class FunnelRunner(QueryRunner):
         change[1:] = actor_codes[1:] != actor_codes[:-1]
         starts = np.append(np.flatnonzero(change), len(actor_codes)).astype(np.int64)
         times, steps = _arranged(times, order), _arranged(_int64(table.column("steps")), order)
-        window, entry_from, entry_to = spec.window.seconds * 1_000_000, micros(self.dates.start), micros(self.dates.end)
+        window, periods = spec.window.seconds * 1_000_000, self.entry_periods
         dictionary: list[str] = []
         if uniques and spec.order == "ordered" and not (spec.exclusions or spec.hold_constant or spec.breakdown):
-            found = funnel_kernel.best_ordered(starts, times, steps, entry_from, entry_to, len(spec.steps), window)
+            found = funnel_kernel.best_ordered(starts, times, steps, periods, len(spec.steps), window)
         else:
             held = np.zeros(len(actor_codes), np.int64)
             if spec.hold_constant:  # one code per combination of held values
@@ -329,14 +330,13 @@ class FunnelRunner(QueryRunner):
                 order=spec.order,
                 exclusion_from=np.array([item.from_step for item in spec.exclusions], np.int64),
                 exclusion_to=np.array([item.to_step for item in spec.exclusions], np.int64),
-                entry_from=entry_from,
-                entry_to=entry_to,
+                periods=periods,
                 attribution=funnel_kernel.Attribution(
                     spec.attribution, spec.attribution_step, dictionary.index(NONE) if spec.breakdown else -1
                 ),
                 best_only=uniques,
             )
-        kept = found.best[found.best >= 0] if uniques else np.flatnonzero((found.reached > 0) & ~found.excluded)
+        kept = found.best if uniques else np.flatnonzero((found.reached > 0) & ~found.excluded)
         # Usually every attempt counts, in order: then the arrays are used as they are, not copied.
         chosen: npt.NDArray[np.int64] | slice = slice(None) if len(kept) == len(found.reached) else kept
         shown, labels = self._shown(found.attributed[chosen], dictionary)
@@ -396,28 +396,38 @@ class FunnelRunner(QueryRunner):
             line["breakdown_value"] = label
         return line
 
+    @property
+    def _over_time_interval(self) -> Literal["day", "week", "month"]:
+        return "day" if self.spec.interval == "hour" else self.spec.interval
+
+    @cached_property
+    def entry_periods(self) -> npt.NDArray[np.int64]:
+        """The bounds of the periods in which each actor's best attempt is found, in microseconds. The steps
+        view has one, the date range. The over-time view has one per interval (the interval's part of the
+        range), so that each interval's numbers are the steps view's for it: an actor who enters in two
+        intervals counts in both, with their best attempt entered in each."""
+        bounds = [micros(self.dates.start)]
+        if self.spec.view == "over_time" and self.spec.persons is None:
+            zone = zoneinfo.ZoneInfo(self.dates.timezone)
+            for text in bucket_labels(self.dates, self._over_time_interval)[1:]:
+                day = dt.date.fromisoformat(text)
+                bounds.append(micros(dt.datetime(day.year, day.month, day.day, tzinfo=zone)))
+        bounds.append(micros(self.dates.end))
+        return np.array(bounds, np.int64)
+
     def _over_time(self, counted: Counted) -> dict[str, Any]:
-        interval = "day" if self.spec.interval == "hour" else self.spec.interval
+        """Per interval, the counted attempts entered in it (with `uniques`, each actor's best there)."""
+        interval = self._over_time_interval
         labels = bucket_labels(self.dates, interval)
-        zone = zoneinfo.ZoneInfo(self.context.timezone)
-        entered = dict.fromkeys(labels, 0)
-        converted = dict.fromkeys(labels, 0)
-        # Local dates change only on the hour (or half hour) in every time zone: convert each quarter hour once.
-        quarter = 15 * 60 * 1_000_000
-        buckets: dict[int, str] = {}
-        for entry, reached in zip(counted.entry_time.tolist(), counted.reached.tolist(), strict=True):
-            key = entry // quarter
-            if key not in buckets:
-                local = (EPOCH + dt.timedelta(microseconds=key * quarter)).astimezone(zone)
-                buckets[key] = label(start_of(local.date(), interval))
-            entered[buckets[key]] += 1
-            converted[buckets[key]] += reached == len(self.spec.steps)
+        bucket = np.searchsorted(self.entry_periods, counted.entry_time, side="right") - 1
+        entered = np.bincount(bucket, minlength=len(labels)).tolist()
+        converted = np.bincount(bucket[counted.reached == len(self.spec.steps)], minlength=len(labels)).tolist()
         return {
             "interval": interval,
             "labels": labels,
-            "entered": [entered[bucket] for bucket in labels],
-            "converted": [converted[bucket] for bucket in labels],
-            "conversion": [_rate(converted[bucket], entered[bucket]) for bucket in labels],
+            "entered": entered,
+            "converted": converted,
+            "conversion": [_rate(done, base) for done, base in zip(converted, entered, strict=True)],
         }
 
     def _persons(self, counted: Counted) -> list[str]:

@@ -45,7 +45,8 @@ class Attribution:
 class Attempts:
     """One row per attempt: its partition, entry time, how many steps it reached, whether it was excluded,
     per step the earliest time and the smallest value code among the events filling it then, and its
-    attributed value code. `best` holds each partition's best attempt (-1: none), when asked for."""
+    attributed value code. `best` holds the rows of the best attempts, one per partition and entry period
+    with a counted attempt, in row order."""
 
     partition: Int64Array
     entry_time: Int64Array
@@ -70,21 +71,22 @@ def run(
     order: str,
     exclusion_from: Int64Array,
     exclusion_to: Int64Array,
-    entry_from: int,
-    entry_to: int,
+    periods: Int64Array,
     attribution: Attribution,
     best_only: bool,
 ) -> Attempts:
     """The attempts of every partition. `starts` holds each partition's first row, then the row count.
+    Attempts enter in [periods[0], periods[-1]); each partition's best attempt (most steps, then earliest
+    entry, then smallest value, no value last) is found in each entry period [periods[i], periods[i + 1]).
 
-    With `best_only`, each partition's best attempt (most steps, then earliest entry, then smallest value,
-    no value last) is found here, and a partition's later entries are skipped once an attempt reached every
-    step: they could only tie on steps and lose on entry time. Without it, every attempt is made."""
+    With `best_only`, only the best attempts are kept, and a partition's later entries of a period are
+    skipped once an attempt of that period reached every step: they could only tie on steps and lose on
+    entry time. Without it, every attempt is made."""
     entering = (steps != 0) if order == "any" else (steps & 1) != 0
-    in_range = entering & (times >= entry_from) & (times < entry_to)
+    in_range = entering & (times >= periods[0]) & (times < periods[-1])
     count = int(in_range.sum())
     # Left uninitialised: the pass writes every field it later reads (step fields below `reached` only),
-    # and with `best_only` it reuses the slot of each attempt that did not become its partition's best.
+    # and with `best_only` it reuses the slot of each attempt that did not become its period's best.
     partition = np.empty(count, np.int64)
     entry_time = np.empty(count, np.int64)
     reached = np.empty(count, np.int64)
@@ -92,15 +94,15 @@ def run(
     step_times = allocation.kept((count, step_count), np.dtype(np.int64))  # attempts x steps: often large
     step_values = allocation.kept((count, step_count), np.dtype(np.int64))
     attributed = np.empty(count, np.int64)
-    best = np.full(starts.shape[0] - 1, -1, np.int64)
-    found = _all_attempts(
-        starts, times, steps, exclusions, values, held, in_range, step_count, window, ORDERS[order],
+    best = np.empty(count, np.int64)
+    found, bests = _all_attempts(
+        starts, times, steps, exclusions, values, held, in_range, periods, step_count, window, ORDERS[order],
         exclusion_from, exclusion_to, partition, entry_time, reached, excluded, step_times, step_values,
         ATTRIBUTIONS[attribution.kind], attribution.step, attribution.unreached, attributed, best, best_only,
     )  # fmt: skip
     return Attempts(
         partition[:found], entry_time[:found], reached[:found], excluded[:found], step_times[:found],
-        step_values[:found], attributed[:found], best,
+        step_values[:found], attributed[:found], best[:bests],
     )  # fmt: skip
 
 
@@ -108,50 +110,56 @@ def best_ordered(
     starts: Int64Array,
     times: Int64Array,
     steps: Int64Array,
-    entry_from: int,
-    entry_to: int,
+    periods: Int64Array,
     step_count: int,
     window: int,
 ) -> Attempts:
-    """Each partition's best attempt (as `run` with `best_only` finds it) in an ordered funnel without
-    exclusions, held properties or breakdown values. `starts` as in `run`; times are entry_from/entry_to's unit.
+    """Each partition's best attempt in each entry period (as `run` with `best_only` finds them) in an
+    ordered funnel without exclusions, held properties or breakdown values. `starts` and `periods` as in
+    `run`; times are in the unit of `periods`.
 
     There, an attempt that is further along can always do what one behind it can, so following each entry's
     single furthest chain (the most steps each tie group can fill, at the earliest group that can fill the
     next step) gives what following every chain gives, with no scan of the window per entry. Partitions are
     independent, so they are shared out among the cores."""
-    partitions = starts.shape[0] - 1
-    entry_time = np.empty(partitions, np.int64)
-    reached = np.zeros(partitions, np.int64)  # stays 0 for partitions without an entry
-    step_times = allocation.kept((partitions, step_count), np.dtype(np.int64))
+    # Each partition has a place per period, up to one per row: one period (the steps view) gives one place
+    # per partition.
+    places = np.zeros(starts.shape[0], np.int64)
+    np.cumsum(np.minimum(np.diff(starts), len(periods) - 1), out=places[1:])
+    count = int(places[-1])
+    partition = np.empty(count, np.int64)
+    entry_time = np.empty(count, np.int64)
+    reached = np.zeros(count, np.int64)  # stays 0 for places without an entry
+    step_times = allocation.kept((count, step_count), np.dtype(np.int64))
     chunks = numba.get_num_threads() * 16
     _greedy_pass(
-        starts, times, steps, entry_from, entry_to, step_count, window, chunks, entry_time, reached, step_times
+        starts, times, steps, periods, step_count, window, chunks, places, partition, entry_time, reached, step_times
     )
-    entered = reached > 0
-    found = int(entered.sum())
-    kept = np.flatnonzero(entered)
+    kept = np.flatnonzero(reached > 0)
+    found = len(kept)
     return Attempts(
-        partition=kept,
+        partition=partition[kept],
         entry_time=entry_time[kept],
         reached=reached[kept],
         excluded=np.zeros(found, np.bool_),
         times=step_times[kept],
         values=np.broadcast_to(np.int64(-1), (found, step_count)),
         attributed=np.full(found, -1, np.int64),
-        best=np.where(entered, np.cumsum(entered) - 1, -1),
+        best=np.arange(found),
     )
 
 
 @numba.njit(cache=True, parallel=True, nogil=True)
 def _greedy_pass(  # type: ignore[no-untyped-def]
-    starts, times, steps, entry_from, entry_to, step_count, window, chunks, entry_time, reached, step_times
+    starts, times, steps, periods, step_count, window, chunks, places, partition, entry_time, reached, step_times
 ):  # fmt: skip
     """An entry at a later time than another reaches each step no earlier than the other's chain did (the
     rows of its chain were there for the other too). So its search for a step starts where an earlier search
-    for that step stopped (`found`), and once a search ran out of rows, no entry at a later time gets further.
-    Entries at the same time do not follow this: each can use the other's row for a later step."""
+    for that step stopped (`found`), whatever the entries' periods, and once a search ran out of rows, no
+    entry at a later time gets further. Entries at the same time do not follow this: each can use the other's
+    row for a later step. Partition p's bests go to places[p] on, one per period with an entry."""
     partitions = starts.shape[0] - 1
+    entry_from, entry_to, last_period = periods[0], periods[-1], periods.shape[0] - 1
     owner = np.empty(times.shape[0], np.int64)  # scratch of the matching; partitions own disjoint rows
     no_held = np.zeros(times.shape[0], np.int64)
     chunk_size = (partitions + chunks - 1) // chunks
@@ -160,16 +168,29 @@ def _greedy_pass(  # type: ignore[no-untyped-def]
         found = np.empty(step_count, np.int64)  # per step: no row before it, from the last search, fills it
         for part in range(chunk * chunk_size, min(partitions, (chunk + 1) * chunk_size)):
             first, last = starts[part], starts[part + 1]
+            place = places[part]  # of the period's best
             best_reach = 0
+            period = 1  # entries are before periods[period]
             found[:] = first
             previous_entry = -1
-            stop_after = times[last - 1]
+            stop_after = times[last - 1]  # no entry after it can beat the period's best
             for row in range(first, last):
-                if not (steps[row] & 1) or times[row] < entry_from or times[row] >= entry_to:
+                if not (steps[row] & 1) or times[row] < entry_from:
                     continue
                 start_time = times[row]
+                if start_time >= periods[period]:
+                    if start_time >= entry_to:
+                        break
+                    while start_time >= periods[period]:
+                        period += 1
+                    if best_reach > 0:
+                        place += 1
+                    best_reach = 0  # a later period's attempts compete among themselves
+                    stop_after = times[last - 1]
                 if start_time > stop_after:
-                    break
+                    if period == last_period:
+                        break
+                    continue
                 if start_time == previous_entry:
                     found[:] = first
                 previous_entry = start_time
@@ -186,7 +207,7 @@ def _greedy_pass(  # type: ignore[no-untyped-def]
                         next_row += 1
                     found[state] = next_row
                     if next_row == last:
-                        stop_after = start_time
+                        stop_after = start_time  # later entries get no further, so not past the best
                         break
                     if times[next_row] > deadline:
                         break
@@ -199,29 +220,46 @@ def _greedy_pass(  # type: ignore[no-untyped-def]
                     position = end
                 if state > best_reach:
                     best_reach = state
-                    entry_time[part] = start_time
-                    reached[part] = state
-                    step_times[part, :state] = current[:state]
+                    partition[place] = part
+                    entry_time[place] = start_time
+                    reached[place] = state
+                    step_times[place, :state] = current[:state]
                 if state == step_count:
-                    break
+                    if period == last_period:
+                        break
+                    stop_after = start_time  # later entries of the period could only tie and enter later
 
 
 @numba.njit(cache=True, nogil=True)
 def _all_attempts(  # type: ignore[no-untyped-def]
-    starts, times, steps, exclusions, values, held, in_range, step_count, window, order,
+    starts, times, steps, exclusions, values, held, in_range, periods, step_count, window, order,
     exclusion_from, exclusion_to, partition, entry_time, reached, excluded, step_times, step_values,
     attribution, attribution_step, unreached, attributed, best, best_only,
 ):  # fmt: skip
+    """Every attempt (or with `best_only`, the ones that were their period's best when made) and, into
+    `best`, the row of each partition's best in each period; how many of each there are."""
     found = 0
+    bests = 0
+    last_period = periods.shape[0] - 1
     owner = np.empty(times.shape[0], np.int64)
     for part in range(starts.shape[0] - 1):
         first, last = starts[part], starts[part + 1]
+        chosen = -1  # the period's best so far
+        period = 1  # entries are before periods[period]
         for row in range(first, last):
             if not in_range[row]:
                 continue
-            chosen = best[part]
+            if times[row] >= periods[period]:
+                while times[row] >= periods[period]:
+                    period += 1
+                if chosen >= 0:
+                    best[bests] = chosen
+                    bests += 1
+                chosen = -1
             if best_only and chosen >= 0 and reached[chosen] == step_count and times[row] > entry_time[chosen]:
-                break
+                if period == last_period:
+                    break
+                continue
             partition[found] = part
             entry_time[found] = times[row]
             if order == 2:
@@ -248,10 +286,13 @@ def _all_attempts(  # type: ignore[no-untyped-def]
                 and (chosen < 0 or _better(found, chosen, reached, entry_time, attributed))
             )
             if wins:
-                best[part] = found
+                chosen = found
             if wins or not best_only:
                 found += 1
-    return found
+        if chosen >= 0:
+            best[bests] = chosen
+            bests += 1
+    return found, bests
 
 
 @numba.njit(cache=True)

@@ -5,7 +5,8 @@ Timelines keep each event's rows sorted by (person, time), one event after anoth
 different single event (no exclusions, held properties or breakdown), no event can fill two steps, so an
 attempt's furthest chain takes, for each step, the step's first event at or after the previous step's time
 within the window; and since a later entry's chain is nowhere earlier, each step's search resumes where the
-previous entry's stopped. A person's work is one walk over their rows of the steps' events.
+previous entry's stopped. A person's work is one walk over their rows of the steps' events, whether it
+looks for their best attempt in the whole range or in each of several periods.
 """
 
 from __future__ import annotations
@@ -23,49 +24,53 @@ Int64Array = npt.NDArray[np.int64]
 
 @dataclass(frozen=True)
 class Reached:
-    """Per person with an entry in range: the entry time of their best attempt, its steps reached and the
-    time it reached each (meaningful below `reached`)."""
+    """Per person and entry period with an entry: the entry time of the best attempt, its steps reached and
+    the time it reached each (meaningful below `reached`)."""
 
     entry_time: Int64Array
     reached: Int64Array
-    times: Int64Array  # persons x steps
+    times: Int64Array  # persons and periods x steps
 
 
 def best_attempts(
     starts: npt.NDArray[np.integer],
     times: Int64Array,
-    entry_from: int,
-    entry_to: int,
+    periods: Int64Array,
     window: int,
     ranges: int | None = None,
 ) -> Reached:
-    """Each person's best attempt (most steps, then earliest entry) from the steps' runs of rows: step k's
-    rows of person p are times[starts[k, p]:starts[k, p + 1]], in time order (`runs_kernel.JoinedRuns`).
-    Entries are in [entry_from, entry_to); a step may come at the same time as the previous one or later, up
-    to `window` after the entry (all in `times`' unit). The persons are shared out among the cores in about
+    """Each person's best attempt (most steps, then earliest entry) in each entry period, from the steps'
+    runs of rows: step k's rows of person p are times[starts[k, p]:starts[k, p + 1]], in time order
+    (`runs_kernel.JoinedRuns`). Period i holds the entries in [periods[i], periods[i + 1]); a step may come at
+    the same time as the previous one or later, up to `window` after the entry (all in `times`' unit). The
+    results are in person order, then period order. The persons are shared out among the cores in about
     `ranges` ranges (`runs_kernel.person_bounds`)."""
     people = starts.shape[1] - 1
-    entering = starts[0, 1:] > starts[0, :-1]
+    # A person has a best in at most each period, and at most one per entry row: one period (the steps view)
+    # gives one place per person with entry rows, as the results need.
+    places = np.minimum(starts[0, 1:] - starts[0, :-1], len(periods) - 1)
     bounds = runs_kernel.person_bounds(people, ranges)
-    # Each range's first place in the output: the persons with an entry event before it.
+    # Each range's first place in the output: the places of the persons before it.
     before = np.zeros(people + 1, np.int64)
-    np.cumsum(entering, out=before[1:])
+    np.cumsum(places, out=before[1:])
     count = int(before[-1])
     entry_time = np.empty(count, np.int64)
     reached = np.empty(count, np.int64)
     step_times = allocation.kept((count, starts.shape[0]), np.dtype(np.int64))  # often over glibc's threshold
-    _pass(starts, times, bounds, before[bounds], entry_from, entry_to, window, entry_time, reached, step_times)
-    kept = reached > 0  # persons whose every entry event is outside the range are left out
+    _pass(starts, times, bounds, before[bounds], periods, window, entry_time, reached, step_times)
+    kept = reached > 0  # places left over: periods without an entry, or entries outside the range
     if kept.all():
         return Reached(entry_time, reached, step_times)
     return Reached(entry_time[kept], reached[kept], step_times[kept])
 
 
 @numba.njit(cache=True, parallel=True, nogil=True)
-def _pass(starts, times, bounds, first_out, entry_from, entry_to, window, entry_time, reached, step_times):  # type: ignore[no-untyped-def]
+def _pass(starts, times, bounds, first_out, periods, window, entry_time, reached, step_times):  # type: ignore[no-untyped-def]
     """Per range of persons (in parallel), per person with rows of the entry step: follow each entry's
-    chain. A step's rows of the person are looked at only when a chain gets that far."""
+    chain, keeping the best of each period. A step's rows of the person are looked at only when a chain gets
+    that far."""
     steps = starts.shape[0]
+    entry_from, entry_to, last_period = periods[0], periods[-1], periods.shape[0] - 1
     for chunk in numba.prange(bounds.shape[0] - 1):
         found = np.empty(steps, np.int64)  # per step: no row before it can fill the step for this or a later entry
         end = np.empty(steps, np.int64)  # per step: the end of the person's rows
@@ -76,18 +81,33 @@ def _pass(starts, times, bounds, first_out, entry_from, entry_to, window, entry_
             first, last = starts[0, person], starts[0, person + 1]
             if first == last:
                 continue
+            places_end = out + min(last - first, last_period)
             for step in range(1, steps):
                 found[step] = starts[step, person]
                 end[step] = starts[step, person + 1]
-            best = 0
+            best = 0  # the steps of the period's best attempt, which is at `out`
+            period = 1  # entries are before periods[period]
+            settled = False  # no later entry of the period can beat its best
             previous_entry = 0
             chained = 0  # steps the previous entry's chain reached
             for entry in range(first, last):
                 start_time = times[entry]
                 if start_time < entry_from:
                     continue
-                if start_time >= entry_to:
-                    break
+                if start_time >= periods[period]:
+                    if start_time >= entry_to:
+                        break
+                    # A later period's attempts compete among themselves. What `found` and the previous
+                    # chain tell holds for every later entry, whatever its period.
+                    while start_time >= periods[period]:
+                        period += 1
+                    if best > 0:
+                        reached[out] = best
+                        out += 1
+                    best = 0
+                    settled = False
+                elif settled:
+                    continue
                 if best > 0 and start_time == previous_entry:
                     continue  # the same chain as the entry before it, which wins on nothing
                 previous_entry = start_time
@@ -99,7 +119,11 @@ def _pass(starts, times, bounds, first_out, entry_from, entry_to, window, entry_
                     # event also comes no earlier than the best chain's step `best - 1`.
                     probe = _first_from(times, found, end, best, max(start_time, step_times[out, best - 1]))
                     if probe == end[best]:
-                        break  # nor does any later entry have one
+                        # Nor does any later entry have one: no later entry of this period wins.
+                        if period == last_period:
+                            break
+                        settled = True
+                        continue
                     if times[probe] > deadline:
                         continue
                 current[0] = start_time
@@ -126,9 +150,15 @@ def _pass(starts, times, bounds, first_out, entry_from, entry_to, window, entry_
                     entry_time[out] = start_time
                     step_times[out, :state] = current[:state]
                 if state == steps or ran_out:
-                    break
-            reached[out] = best
-            out += 1
+                    if period == last_period:
+                        break
+                    settled = True
+            if best > 0:
+                reached[out] = best
+                out += 1
+            while out < places_end:  # periods without an entry
+                reached[out] = 0
+                out += 1
 
 
 @numba.njit(cache=True, inline="always")
