@@ -10,10 +10,12 @@ from collections.abc import Callable
 import httpx
 import pytest
 
+from sextant.ingest.compaction import TimelineCompaction
+from sextant.ingest.store import EventStore
 from sextant.warehouse import timelines
 from sextant.warehouse.engine import Engine
 from sextant.workspace import Workspace
-from tests.conftest import T0, LiveServer, journeys_for, set_ingest_settings
+from tests.conftest import T0, LiveServer, ingest, journeys_for, set_ingest_settings
 from tests.insights.journeys import HOUR, query
 
 
@@ -155,4 +157,46 @@ def test_stopping_the_server_interrupts_a_running_build(
     server.stop()
     assert time.monotonic() - started < 10
     assert not any(thread.name.startswith("sextant-timelines") for thread in threading.enumerate())
+    assert timelines.latest_build(workspace.warehouse, workspace.project.name) is None
+
+
+def test_stopping_interrupts_a_build_between_two_of_its_statements(
+    workspace: Workspace, store: EventStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An interrupt stops only the statement running when it comes; this one comes while the build is between
+    # two statements, and the build must still stop at its next one.
+    reason = type(workspace.warehouse).unsupported.get("interrupt")
+    if reason:
+        pytest.skip(reason)
+    interrupted = threading.Event()
+    interrupt = type(workspace.warehouse).interrupt
+
+    def noted(engine: Engine) -> None:
+        interrupt(engine)
+        interrupted.set()
+
+    monkeypatch.setattr(type(workspace.warehouse), "interrupt", noted)
+    compact = timelines.compact
+
+    def paused(
+        engine: Engine, project: str, timezone: str, started: Callable[[], None] | None = None
+    ) -> timelines.Build:
+        def run_long_after_the_interrupt() -> None:
+            if started is not None:
+                started()
+            assert interrupted.wait(10)
+            # Far longer than the test allows, if nothing stops it.
+            engine.execute("SELECT count(*) FROM range(10000000000) AS numbers(n) WHERE n % 7 = 3")
+
+        return compact(engine, project, timezone, started=run_long_after_the_interrupt)
+
+    monkeypatch.setattr(timelines, "compact", paused)
+    set_ingest_settings(workspace, timeline_min_events=1, timeline_max_age=3600)
+    ingest(store, journeys_for({"alice": [("Signed Up", T0)]}))
+    compaction = TimelineCompaction(workspace.project, workspace.warehouse)
+    compaction.resume()
+    compaction.between_writes(idle=True)
+    started = time.monotonic()
+    compaction.stop()
+    assert time.monotonic() - started < 10
     assert timelines.latest_build(workspace.warehouse, workspace.project.name) is None

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 from sextant.project import Project
 from sextant.warehouse import timelines
@@ -66,8 +66,13 @@ class TimelineCompaction:
 
     def stop(self) -> None:
         """Stop a running build (its work is rolled back, or left to the next build to clear) and wait for it."""
-        if self._running is not None and not self._running.done() and self._handle is not None:
-            self._handle.interrupt()
+        running, handle = self._running, self._handle
+        if running is not None and handle is not None:
+            # An interrupt stops only the statement running when it comes: one that comes between two of the
+            # build's statements is lost, so it is repeated until the build has ended.
+            while not running.done():
+                handle.interrupt()
+                wait([running], timeout=0.05)
         self._builds.shutdown(wait=True)
 
     def _start(self) -> None:
