@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import ENGINES, IN_PROCESS_ENGINES
 
-ON_EVERY_ENGINE = {"test_store", "test_importer", "test_pipeline"}
+ON_EVERY_ENGINE = {"test_store", "test_importer", "test_compaction"}
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -222,6 +222,10 @@ class ChDBEngine(ClickHouseEngine):
 class ClickHouseServerEngine(ClickHouseEngine):
     """A ClickHouse server over HTTP (`clickhouse://user:password@host:8123/database`)."""
 
+    unsupported: ClassVar[Mapping[str, str]] = {
+        "interrupt": "a statement sent to the server runs to its end: nothing here asks the server to kill it"
+    }
+
     def __init__(self, url: str, clients: _Clients | None = None) -> None:
         super().__init__(url)
         # Cursors borrow their client from the engine they came from: opening one costs round trips (the
