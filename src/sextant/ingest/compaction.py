@@ -21,9 +21,9 @@ class TimelineCompaction:
     """Kept by the writer thread, which tells it what it stored and asks it between writes whether to build.
 
     A build starts when ingestion is idle and enough events are new (`ingest.timeline_min_events`, or a tenth
-    of the last build), or, idle or not, when new events have waited `ingest.timeline_max_age` seconds. It
-    runs on its own thread and warehouse handle; the writer waits only until the build has fixed what it
-    holds."""
+    of the last build, whichever is more), or, idle or not, when new events have waited
+    `ingest.timeline_max_age` seconds. It runs on its own thread and warehouse handle; the writer waits only
+    until the build has fixed what it holds."""
 
     def __init__(self, project: Project, engine: Engine) -> None:
         self.project = project
