@@ -3,6 +3,7 @@ at least) 1, 2, ... days of it; with a breakdown, also per value, counting an ac
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, Literal
 
 import numpy as np
@@ -27,11 +28,7 @@ class StickinessRunner(QueryRunner):
     spec: StickinessSpec
 
     def queries(self) -> dict[str, exp.Expr]:
-        # Whole periods: the last one counts its days after date_to too, as the first its days before.
-        first, last = (
-            start_of(self.dates.first_day, self.spec.interval),
-            end_of(self.dates.last_day, self.spec.interval),
-        )
+        first, last = self._whole_periods()
         spec = self.spec
         queries: dict[str, exp.Expr] = {
             "days": actor_days(self.scan(), first, last, events=spec.events, filters=spec.filters)
@@ -52,13 +49,16 @@ class StickinessRunner(QueryRunner):
             **self._histograms(results["days"], labels, most),
         }
         if self.spec.breakdown:
-            first = start_of(self.dates.first_day, self.spec.interval)
-            last = end_of(self.dates.last_day, self.spec.interval)
-            lines = breakdown_lines(results["breakdown_days"], self.spec.breakdown.limit, first, last)
+            lines = breakdown_lines(results["breakdown_days"], self.spec.breakdown.limit, *self._whole_periods())
             shaped["breakdown"] = [
                 {"breakdown_value": value, **self._histograms(days, labels, most)} for value, days in lines
             ]
         return shaped
+
+    def _whole_periods(self) -> tuple[dt.date, dt.date]:
+        """The first and last day read: the last period counts its days after date_to too, as the first its
+        days before."""
+        return start_of(self.dates.first_day, self.spec.interval), end_of(self.dates.last_day, self.spec.interval)
 
     def _histograms(self, days: pa.Table, labels: list[str], most: int) -> dict[str, Any]:
         """`periods` (actors per number of active days, in each period) and their `total`."""
