@@ -179,10 +179,11 @@ def test_signed_up_persons_carry_a_plan_and_their_ab_variant(events: list[dict[s
     assert len({properties["plan"] for properties in person.values()}) >= 3
     assert {properties["ab_search_ranking_v2"] for properties in person.values()} == {True, False}
     # The variant a person holds is the one their events record.
-    for event in events:
-        flags = properties(event).get("feature_flags")
-        if flags is not None and event["user_id"] in person:
-            assert flags["search-ranking-v2"] == person[event["user_id"]]["ab_search_ranking_v2"]
+    flagged = [event for event in events if event["user_id"] in person and "feature_flags" in properties(event)]
+    assert flagged, "no event of a signed-up person records its variant"
+    for event in flagged:
+        variant = properties(event)["feature_flags"]["search-ranking-v2"]
+        assert variant == person[event["user_id"]]["ab_search_ranking_v2"]
 
 
 def test_organizations_are_groups_of_crm_accounts(files: demo.DemoFiles, events: list[dict[str, object]]) -> None:
