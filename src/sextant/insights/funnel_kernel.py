@@ -79,9 +79,10 @@ def run(
     Attempts enter in [periods[0], periods[-1]); each partition's best attempt (most steps, then earliest
     entry, then smallest value, no value last) is found in each entry period [periods[i], periods[i + 1]).
 
-    With `best_only`, only the best attempts are kept, and a partition's later entries of a period are
-    skipped once an attempt of that period reached every step: they could only tie on steps and lose on
-    entry time. Without it, every attempt is made."""
+    With `best_only`, only the attempts that were their period's best when made are kept (a later one may
+    beat them: `best` names the final ones), and a partition's later entries of a period are skipped once an
+    attempt of that period reached every step: they could only tie on steps and lose on entry time. Without
+    it, every attempt is made."""
     entering = (steps != 0) if order == "any" else (steps & 1) != 0
     in_range = entering & (times >= periods[0]) & (times < periods[-1])
     count = int(in_range.sum())
