@@ -51,9 +51,10 @@ def parse(body: bytes, content_type: str | None = None) -> Payload:
                 ) from None
         else:
             return _from_value(value)
-    # NDJSON: each line is one event; a bad line is rejected on its own by validation.
-    lines = body.decode("utf-8", errors="replace").splitlines()
-    return Payload([line for line in lines if line.strip()])
+    # NDJSON: each line is one event; a bad line is rejected on its own by validation. Lines end at line feeds
+    # only: str.splitlines would also cut at U+2028, U+2029 and U+0085, which JSON strings may hold unescaped.
+    lines = body.decode("utf-8", errors="replace").split("\n")
+    return Payload([line.removesuffix("\r") for line in lines if line.strip()])
 
 
 def _starts_with_an_object(body: bytes) -> bool:
