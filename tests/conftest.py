@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +24,10 @@ ENGINES = ["duckdb", "chdb", "clickhouse"]
 IN_PROCESS_ENGINES = ["duckdb", "chdb"]
 T0 = dt.datetime(2024, 5, 6, 9, 0, tzinfo=dt.UTC)  # a Monday
 
+# pytest-xdist's workers run with COLUMNS=80, and rich's consoles (sextant.cli.app) fix their width from it when
+# they are made, on import; the CLI tests give each invocation the width they need instead.
+os.environ.pop("COLUMNS", None)
+
 
 def warehouse_url(engine: str, directory: Path) -> str:
     """The warehouse of a test directory; on `clickhouse`, a database of its own on the session's server."""
@@ -31,6 +36,17 @@ def warehouse_url(engine: str, directory: Path) -> str:
 
         return clickhouse_http.database_url(directory)
     return {"duckdb": f"duckdb:///{directory}/warehouse.duckdb", "chdb": f"chdb:///{directory}/chdb"}[engine]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """pytest-xdist (`-n` in pyproject.toml, `--dist loadgroup`) gives each group to one worker: a test file is
+    a group, so its module fixtures are made once, and the browser tests are one, so one worker installs
+    Chromium and serves their workspace (package fixtures in tests/browser/conftest.py)."""
+    browser = Path(__file__).parent / "browser"
+    for item in items:
+        path = item.path
+        group = "browser" if browser in path.parents else str(path.relative_to(Path(__file__).parent))
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(params=IN_PROCESS_ENGINES)
