@@ -190,6 +190,31 @@ def test_segmentation_lines_bars_and_total(query: Any) -> None:
     assert [row["time"] for row in rows if row["value"]] == ["2024-05-06T13:00:00Z"]
 
 
+def test_segmentation_lines_of_one_series_are_named_by_their_breakdown_values(query: Any) -> None:
+    by_source = {
+        **dataset.SEGMENTATION,
+        "series": [{"event": "Signed Up"}],
+        "breakdown": {"type": "event", "key": "utm_source"},
+        "interval": "week",
+    }
+    chart = charts.chart_spec(by_source, query(by_source))
+    assert chart is not None and chart["encoding"]["color"]["title"] == "utm_source"
+    weekly = {(row["series"], row["bucket"]): row["value"] for row in data(chart)}
+    # Sign-ups in the weeks of 6 and 13 May: alice and bob with no source, carol from ads; dave with none.
+    assert weekly == {
+        ("(none)", "2024-04-29"): 0,
+        ("(none)", "2024-05-06"): 2,
+        ("(none)", "2024-05-13"): 1,
+        ("ads", "2024-04-29"): 0,
+        ("ads", "2024-05-06"): 1,
+        ("ads", "2024-05-13"): 0,
+    }
+    # Lines of several series keep their series in their names.
+    two = {**by_source, "series": [{"event": "Signed Up"}, {"event": "Search"}]}
+    names = {row["series"] for row in data(charts.chart_spec(two, query(two)))}
+    assert "A: Signed Up (total) [ads]" in names and "B: Search (total) [(none)]" in names
+
+
 def test_stickiness_bars(query: Any) -> None:
     rows = data(charts.chart_spec(dataset.STICKINESS, query(dataset.STICKINESS)))
     # Week of 6 May: alice (6, 7 May) and bob (7, 9 May) on 2 days; carol and erin on 1. dave: 1 day a week later.

@@ -5,7 +5,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sextant.web.charts.base import Chart, KindCharts, Result, Spec, actor_noun, big_number, instant, named, time_chart
+from sextant.web.charts.base import (
+    Chart,
+    KindCharts,
+    Result,
+    Spec,
+    actor_noun,
+    big_number,
+    breakdown_title,
+    instant,
+    named,
+    readable,
+    time_chart,
+)
 
 MATH_TITLES = {"median": "Median", "p90": "90th percentile"}
 
@@ -17,13 +29,21 @@ def types(spec: Spec, result: Result | None) -> tuple[str, ...]:
 
 
 def lines_over_time(spec: Spec, result: Result) -> Chart:
-    rows = _rows(result)
-    return time_chart("line", rows, str(result["interval"]), "value", _value_title(spec), "series", "Series", ",.4~f")
+    return _over_time("line", spec, result)
 
 
 def bars_over_time(spec: Spec, result: Result) -> Chart:
-    rows = _rows(result)
-    return time_chart("bar", rows, str(result["interval"]), "value", _value_title(spec), "series", "Series", ",.4~f")
+    return _over_time("bar", spec, result)
+
+
+def _over_time(mark: str, spec: Spec, result: Result) -> Chart:
+    lines, legend = _legend(spec, result)
+    rows = [
+        {"bucket": bucket, "time": instant(bucket), "series": name, "value": value}
+        for name, line in lines.items()
+        for bucket, value in zip(result["labels"], line["data"], strict=True)
+    ]
+    return time_chart(mark, rows, str(result["interval"]), "value", _value_title(spec), "series", legend, ",.4~f")
 
 
 def total(spec: Spec, result: Result) -> Chart:
@@ -39,12 +59,16 @@ def _lines(result: Result) -> dict[str, Mapping[str, Any]]:
     return {named(f"{line['series']}: {line['label']} ({line['math']})", line): line for line in result["series"]}
 
 
-def _rows(result: Result) -> list[dict[str, Any]]:
-    return [
-        {"bucket": bucket, "time": instant(bucket), "series": name, "value": value}
-        for name, line in _lines(result).items()
-        for bucket, value in zip(result["labels"], line["data"], strict=True)
-    ]
+def _legend(spec: Spec, result: Result) -> tuple[dict[str, Mapping[str, Any]], str]:
+    """The lines as the legend names them, and its title. The lines of one series (or formula) split by a
+    breakdown are named by their breakdown values under the breakdown's title: their full names differ only
+    at the end, where a legend cuts long labels off."""
+    lines = _lines(result)
+    whole = {line.get("series", line.get("formula")) for line in lines.values()}
+    by_value = {readable(line["breakdown_value"]): line for line in lines.values() if "breakdown_value" in line}
+    if len(lines) > 1 and len(whole) == 1 and len(by_value) == len(lines):
+        return by_value, breakdown_title(spec)
+    return lines, "Series"
 
 
 def _value_title(spec: Spec) -> str:
