@@ -79,6 +79,12 @@ def period_end(day: dt.date, interval: str) -> dt.date:
     return next_period(period_start(day, interval), interval) - dt.timedelta(days=1)
 
 
+def ended(start: dt.date, interval: str, timezone: str, now: dt.datetime) -> bool:
+    """Whether the period that starts on `start` is over by `now` in the time zone."""
+    after = next_period(start, interval)
+    return dt.datetime(after.year, after.month, after.day, tzinfo=zoneinfo.ZoneInfo(timezone)) <= now
+
+
 def periods_between(first: dt.date, last: dt.date, interval: str) -> list[dt.date]:
     """The starts of every period from the one holding `first` to the one holding `last`."""
     found = [period_start(first, interval)]
@@ -130,7 +136,9 @@ def _like(pattern: str, name: str) -> bool:
     return fnmatchcase(name.lower(), pattern.lower().replace("%", "*"))
 
 
-def active_users(activities: Iterable[Activity], spec: Mapping[str, Any], timezone: str) -> dict[str, Any]:
+def active_users(
+    activities: Iterable[Activity], spec: Mapping[str, Any], timezone: str, now: dt.datetime
+) -> dict[str, Any]:
     excluded = spec.get("excluded_events", DEFAULT_EXCLUDED_EVENTS)
     excluded_ids = spec.get("excluded_distinct_ids", DEFAULT_EXCLUDED_DISTINCT_IDS)
     listed = spec.get("events")
@@ -143,7 +151,10 @@ def active_users(activities: Iterable[Activity], spec: Mapping[str, Any], timezo
     ]
     first, last = dates_of(spec)
     days = {(activity.actor, local_day(activity.time, timezone)) for activity in counted}
-    result: dict[str, Any] = {"labels": [day.isoformat() for day in days_between(first, last)]}
+    result: dict[str, Any] = {
+        "labels": [day.isoformat() for day in days_between(first, last)],
+        "incomplete": [not ended(day, "day", timezone, now) for day in days_between(first, last)],
+    }
     result |= _active_counts(days, first, last)
     if breakdown := spec.get("breakdown"):
         # The days any shown number counts: MAU looks 29 days back, DAU/MAU to the first of the month.
@@ -235,7 +246,9 @@ def _histograms(days: set[tuple[str, dt.date]], spec: Mapping[str, Any], first: 
     return {"periods": periods, "total": total}
 
 
-def lifecycle(activities: Sequence[Activity], spec: Mapping[str, Any], timezone: str) -> dict[str, Any]:
+def lifecycle(
+    activities: Sequence[Activity], spec: Mapping[str, Any], timezone: str, now: dt.datetime
+) -> dict[str, Any]:
     interval = spec.get("interval", "week")
     first, last = dates_of(spec)
     active: dict[str, set[dt.date]] = defaultdict(set)  # actor -> starts of their active periods
@@ -252,7 +265,13 @@ def lifecycle(activities: Sequence[Activity], spec: Mapping[str, Any], timezone:
         statuses["returning"].append(len(now_active & was_active))
         statuses["resurrecting"].append(len((now_active & before) - was_active))
         statuses["dormant"].append(-len(was_active - now_active))
-    return {"interval": interval, "labels": [start.isoformat() for start in labels], **statuses}
+    incomplete = [not ended(start, interval, timezone, now) for start in labels]
+    return {
+        "interval": interval,
+        "labels": [start.isoformat() for start in labels],
+        "incomplete": incomplete,
+        **statuses,
+    }
 
 
 # Retention

@@ -150,6 +150,16 @@ def labels(start: dt.datetime, end: dt.datetime, interval: str, timezone: str) -
     return found
 
 
+def cut_short(start: dt.datetime, end: dt.datetime, interval: str, timezone: str, now: dt.datetime) -> list[bool]:
+    """Per label of [start, end): whether the range or `now` cuts its bucket short. The instant before the
+    range falls in the first bucket when the bucket began before it; the first instant after the range (or
+    now, when it comes first) falls in the last bucket that goes on past it, and every bucket after that
+    one has not begun (labels sort as their buckets do)."""
+    before = bucket(start - dt.timedelta(microseconds=1), interval, timezone)
+    after = bucket(min(end, now), interval, timezone)
+    return [label == before or label >= after for label in labels(start, end, interval, timezone)]
+
+
 def quantile(values: Sequence[float], level: float) -> float | None:
     """Linear interpolation between closest ranks."""
     if not values:
@@ -188,7 +198,7 @@ def _measure(rows: Sequence[Event], series: Mapping[str, Any]) -> Any:
     return quantile(values, {"median": 0.5, "p90": 0.9}[math_name])
 
 
-def segmentation(events: Sequence[Event], spec: Mapping[str, Any], timezone: str) -> dict[str, Any]:
+def segmentation(events: Sequence[Event], spec: Mapping[str, Any], timezone: str, now: dt.datetime) -> dict[str, Any]:
     start, end = date_range(spec, timezone)
     interval = spec.get("interval", "day")
     shown_labels = labels(start, end, interval, timezone)
@@ -243,7 +253,12 @@ def segmentation(events: Sequence[Event], spec: Mapping[str, Any], timezone: str
                 line["frequency"] = [{"times": count, "actors": times[count]} for count in sorted(times)]
         by_letter[letter] = series_lines
         lines.extend(series_lines.values())
-    result: dict[str, Any] = {"interval": interval, "labels": shown_labels, "series": lines}
+    result: dict[str, Any] = {
+        "interval": interval,
+        "labels": shown_labels,
+        "incomplete": cut_short(start, end, interval, timezone, now),
+        "series": lines,
+    }
     if spec.get("formula"):
         result["formula"] = _formula(spec["formula"], by_letter, len(shown_labels))
     return result

@@ -15,6 +15,7 @@ from tests.conftest import T0, Journey
 from tests.insights import reference
 from tests.insights.conftest import (
     EVENT_NAMES,
+    NOW,
     PLANS,
     RANDOM_RANGE,
     TIMEZONE,
@@ -451,4 +452,4 @@ def test_random_logs_match_the_reference(
             project.compact()
     events = reference.events_of([document for batch in log for document in batch], project.person_ids().__getitem__)
     for spec in specs:
-        assert_same_segmentation(project.query(spec), reference.segmentation(events, spec, timezone))
+        assert_same_segmentation(project.query(spec), reference.segmentation(events, spec, timezone, NOW))

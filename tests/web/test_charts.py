@@ -215,6 +215,30 @@ def test_segmentation_lines_of_one_series_are_named_by_their_breakdown_values(qu
     assert "A: Signed Up (total) [ads]" in names and "B: Search (total) [(none)]" in names
 
 
+def test_buckets_cut_short_by_the_range_or_by_now_are_dashed_and_pale(query: Any) -> None:
+    weekly = {**dataset.SEGMENTATION, "interval": "week"}
+    chart = charts.chart_spec(weekly, query(weekly))
+    assert chart is not None
+    # The range runs from Wednesday 1 May to Friday 17 May: its first and last weeks are partial.
+    assert {row["bucket"]: row["incomplete"] for row in data(chart)} == {
+        "2024-04-29": True,
+        "2024-05-06": False,
+        "2024-05-13": True,
+    }
+    dashed, solid = chart["layer"]
+    assert dashed["mark"]["strokeDash"] and "strokeDash" not in solid["mark"]
+    assert solid["transform"] == [{"filter": "!datum.incomplete"}]
+    bars = charts.chart_spec(weekly, query(weekly), "bar")
+    assert bars is not None and bars["encoding"]["opacity"]["condition"]["test"] == "datum.incomplete"
+    # Until now, on Thursday 9 May at 21:00 in Berlin: that day is not over; whole days are drawn solid.
+    until_now = {**dataset.SEGMENTATION, "date_to": None}
+    rows = data(charts.chart_spec(until_now, query(until_now, now=dataset.T0 + 3 * dataset.DAY + 10 * dataset.HOUR)))
+    assert [row["bucket"] for row in rows if row["incomplete"]] == ["2024-05-09"]
+    assert len(rows) == 9
+    daily = charts.chart_spec(dataset.SEGMENTATION, query(dataset.SEGMENTATION))
+    assert daily is not None and "layer" not in daily and not any(row["incomplete"] for row in data(daily))
+
+
 def test_stickiness_bars(query: Any) -> None:
     rows = data(charts.chart_spec(dataset.STICKINESS, query(dataset.STICKINESS)))
     # Week of 6 May: alice (6, 7 May) and bob (7, 9 May) on 2 days; carol and erin on 1. dave: 1 day a week later.

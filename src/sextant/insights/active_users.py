@@ -21,6 +21,7 @@ from pydantic import Field
 from sqlglot import exp
 
 from sextant.insights.activity import ActivitySpec, active_days, any_of, breakdown_lines, neighbour
+from sextant.insights.buckets import incomplete
 from sextant.insights.runner import QueryRunner
 from sextant.insights.scan import EventScan
 from sextant.insights.spec import Breakdown
@@ -118,7 +119,12 @@ class ActiveUsersRunner(QueryRunner):
     def shape(self, results: dict[str, pa.Table]) -> dict[str, Any]:
         first, last = self.dates.first_day, self.dates.last_day
         gaps = _gaps_of_days(results) if "days" in results else results["gaps"]
-        shaped = {"labels": [day.isoformat() for day in _days(first, last)], **_counts(gaps.to_pylist(), first, last)}
+        labels = [day.isoformat() for day in _days(first, last)]
+        shaped = {
+            "labels": labels,
+            "incomplete": incomplete(labels, "day", self.context.timezone, self.context.now),
+            **_counts(gaps.to_pylist(), first, last),
+        }
         if self.spec.breakdown:
             lines = breakdown_lines(results["breakdown_days"], self.spec.breakdown.limit, first, last)
             shaped["breakdown"] = [

@@ -72,6 +72,24 @@ def bucket_labels(dates: DateRange, interval: Interval) -> list[str]:
     return days
 
 
+def incomplete(
+    labels: list[str], interval: Interval, timezone: str, now: dt.datetime, counted: DateRange | None = None
+) -> list[bool]:
+    """Per bucket label: whether the bucket is cut short, so that its numbers cover less than a whole period:
+    it has not ended by `now` or, when the query counts only the events of the range `counted`, it starts
+    before that range or ends after it."""
+    zone = zoneinfo.ZoneInfo(timezone)
+    flags = []
+    for text in labels:
+        start = dt.datetime.fromisoformat(text).replace(tzinfo=zone)
+        if interval == "hour":
+            end = start + dt.timedelta(hours=1)
+        else:
+            end = dt.datetime.combine(next_start(start.date(), interval), dt.time(), zone)
+        flags.append(end > now or (counted is not None and (start < counted.start or end > counted.end)))
+    return flags
+
+
 def label(value: object) -> str:
     """A bucket value from a query result as its label."""
     if isinstance(value, dt.datetime):

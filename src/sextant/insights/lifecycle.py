@@ -11,7 +11,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from sextant.insights.activity import ActivitySpec, actor_days, actor_periods, period_start
-from sextant.insights.buckets import bucket_labels, end_of, label
+from sextant.insights.buckets import bucket_labels, end_of, incomplete, label
 from sextant.insights.runner import QueryRunner
 from sextant.insights.spec import WithoutBreakdown
 
@@ -64,6 +64,7 @@ class LifecycleRunner(QueryRunner):
         return {
             "interval": self.spec.interval,
             "labels": labels,
+            "incomplete": incomplete(labels, self.spec.interval, self.context.timezone, self.context.now),
             **{status: [(-1 if status == "dormant" else 1) * shown[status][p] for p in labels] for status in STATUSES},
         }
 

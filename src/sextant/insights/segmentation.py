@@ -13,7 +13,7 @@ import pyarrow as pa
 from pydantic import Field, field_validator, model_validator
 from sqlglot import exp
 
-from sextant.insights.buckets import bucket_labels, bucket_of_date, bucket_of_timestamp, label
+from sextant.insights.buckets import bucket_labels, bucket_of_date, bucket_of_timestamp, incomplete, label
 from sextant.insights.runner import QueryRunner
 from sextant.insights.scan import OTHER, top_values
 from sextant.insights.spec import EventSelector, InsightSpec
@@ -208,7 +208,12 @@ class SegmentationRunner(QueryRunner):
                     )
             by_letter[letter] = lines
             output.extend(sorted(lines.values(), key=_line_order))
-        shaped: dict[str, Any] = {"interval": self.spec.interval, "labels": labels, "series": output}
+        shaped: dict[str, Any] = {
+            "interval": self.spec.interval,
+            "labels": labels,
+            "incomplete": incomplete(labels, self.spec.interval, self.context.timezone, self.context.now, self.dates),
+            "series": output,
+        }
         if self.spec.formula:
             shaped["formula"] = self._formula(by_letter, len(labels))
         return shaped

@@ -14,7 +14,13 @@ def types(spec: Spec, result: Result | None) -> tuple[str, ...]:
 
 def lines(spec: Spec, result: Result) -> Chart:
     rows = [
-        {"bucket": day, "time": instant(day), "measure": name.upper(), "users": result[name][index]}
+        {
+            "bucket": day,
+            "time": instant(day),
+            "incomplete": result["incomplete"][index],
+            "measure": name.upper(),
+            "users": result[name][index],
+        }
         for name in WINDOWS
         for index, day in enumerate(result["labels"])
     ]

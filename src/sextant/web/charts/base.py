@@ -53,8 +53,11 @@ def time_chart(
     value_format: str,
 ) -> Chart:
     """Lines or bars over time buckets. Buckets are local wall-clock times: lines read them on a UTC time
-    scale and bars label them in UTC, so that the viewer's own time zone never shifts them."""
+    scale and bars label them in UTC, so that the viewer's own time zone never shifts them. Rows of a bucket
+    cut short by the range or by now carry `incomplete: True`: lines are dashed into them, and their bars
+    are pale, so that a partial period does not read as a drop."""
     several = len({row[series] for row in rows}) > 1
+    cut_short = any(row.get("incomplete") for row in rows)
     title = {"hour": "Hour", "day": "Day", "week": "Week of", "month": "Month"}.get(interval, interval)
     label_format = TIME_FORMATS.get(interval, "%b %d")
     if mark == "line":
@@ -102,13 +105,21 @@ def time_chart(
         if mark == "bar" and series != "status":
             encoding["xOffset"] = {"field": series, "type": "nominal", "sort": in_order(rows, series)}
     line_mark: Chart = {"type": "line", "point": {"size": 30}, "strokeWidth": 2}
-    return {
-        "data": {"values": rows},
-        "width": "container",
-        "height": 260,
-        "mark": line_mark if mark == "line" else {"type": "bar", **({} if several else {"color": "#1565c0"})},
-        "encoding": encoding,
+    drawn: Chart = {
+        "mark": line_mark if mark == "line" else {"type": "bar", **({} if several else {"color": "#1565c0"})}
     }
+    if cut_short:
+        for row in rows:
+            row["period"] = "incomplete" if row.get("incomplete") else "complete"
+        encoding["tooltip"].append({"field": "period", "title": "Period"})
+        if mark == "line":
+            # The whole line dashed, with hollow points, under the complete buckets' solid line.
+            dashed = {**line_mark, "strokeDash": [4, 4], "point": {"size": 30, "filled": False}}
+            complete = {"transform": [{"filter": "!datum.incomplete"}], "mark": line_mark}
+            drawn = {"layer": [{"mark": dashed}, complete]}
+        else:
+            encoding["opacity"] = {"condition": {"test": "datum.incomplete", "value": 0.4}, "value": 1}
+    return {"data": {"values": rows}, "width": "container", "height": 260, **drawn, "encoding": encoding}
 
 
 def big_number(value: float | None, caption: str, subtitle: str, value_format: str) -> Chart:

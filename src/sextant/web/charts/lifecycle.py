@@ -15,7 +15,13 @@ def types(spec: Spec, result: Result | None) -> tuple[str, ...]:
 def bars(spec: Spec, result: Result) -> Chart:
     """Stacked bars per interval: new, returning and resurrecting above zero, dormant below."""
     rows = [
-        {"bucket": bucket, "time": instant(bucket), "status": status, "actors": result[status][index]}
+        {
+            "bucket": bucket,
+            "time": instant(bucket),
+            "incomplete": result["incomplete"][index],
+            "status": status,
+            "actors": result[status][index],
+        }
         for status in STATUSES
         for index, bucket in enumerate(result["labels"])
     ]

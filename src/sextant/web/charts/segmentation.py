@@ -38,10 +38,11 @@ def bars_over_time(spec: Spec, result: Result) -> Chart:
 
 def _over_time(mark: str, spec: Spec, result: Result) -> Chart:
     lines, legend = _legend(spec, result)
+    buckets = list(zip(result["labels"], result["incomplete"], strict=True))
     rows = [
-        {"bucket": bucket, "time": instant(bucket), "series": name, "value": value}
+        {"bucket": bucket, "time": instant(bucket), "incomplete": cut_short, "series": name, "value": value}
         for name, line in lines.items()
-        for bucket, value in zip(result["labels"], line["data"], strict=True)
+        for (bucket, cut_short), value in zip(buckets, line["data"], strict=True)
     ]
     return time_chart(mark, rows, str(result["interval"]), "value", _value_title(spec), "series", legend, ",.4~f")
 
