@@ -484,7 +484,7 @@ def _best(attempts: Sequence[FunnelAttempt]) -> FunnelAttempt:
     return min(attempts, key=lambda a: (-len(a.reached), a.entry, a.value is None, a.value or ""))
 
 
-def funnel(events: Sequence[Event], spec: Mapping[str, Any], timezone: str) -> dict[str, Any]:
+def funnel(events: Sequence[Event], spec: Mapping[str, Any], timezone: str, now: dt.datetime) -> dict[str, Any]:
     """The funnel result of `spec`: the steps view, the over_time view, or the persons of a step."""
     attempts = funnel_attempts(events, spec, timezone)
     per_actor: dict[str, list[FunnelAttempt]] = defaultdict(list)
@@ -534,9 +534,13 @@ def funnel(events: Sequence[Event], spec: Mapping[str, Any], timezone: str) -> d
         ]
         entered = Counter(label for label, _ in per_interval)
         converted = Counter(label for label, attempt in per_interval if len(attempt.reached) == step_count)
+        window = spec.get("window", {})
+        # An interval whose last entrants could still convert after `now` is not over.
+        settled = now - dt.timedelta(seconds=window.get("value", 1) * UNIT_SECONDS[window.get("unit", "day")])
         return {
             "interval": interval,
             "labels": shown_labels,
+            "incomplete": cut_short(start, end, interval, timezone, settled),
             "entered": [entered[label] for label in shown_labels],
             "converted": [converted[label] for label in shown_labels],
             "conversion": [rate(converted[label], entered[label]) for label in shown_labels],

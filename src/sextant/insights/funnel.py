@@ -23,7 +23,7 @@ from pydantic import Field, model_validator
 from sqlglot import exp
 
 from sextant.insights import funnel_kernel, funnel_runs
-from sextant.insights.buckets import bucket_labels, micros
+from sextant.insights.buckets import bucket_labels, incomplete, micros
 from sextant.insights.runner import QueryRunner
 from sextant.insights.scan import NONE, OTHER, EventScan
 from sextant.insights.spec import DateRange, EventSelector, InsightSpec, StrictModel
@@ -422,9 +422,12 @@ class FunnelRunner(QueryRunner):
         bucket = np.searchsorted(self.entry_periods, counted.entry_time, side="right") - 1
         entered = np.bincount(bucket, minlength=len(labels)).tolist()
         converted = np.bincount(bucket[counted.reached == len(self.spec.steps)], minlength=len(labels)).tolist()
+        # An interval is over once its last entrants' conversion window has passed too.
+        settled = self.context.now - dt.timedelta(seconds=self.spec.window.seconds)
         return {
             "interval": interval,
             "labels": labels,
+            "incomplete": incomplete(labels, interval, self.context.timezone, settled, self.dates),
             "entered": entered,
             "converted": converted,
             "conversion": [_rate(done, base) for done, base in zip(converted, entered, strict=True)],

@@ -95,9 +95,10 @@ def conversion(spec: Spec, result: Result) -> Chart:
 
 
 def over_time_line(spec: Spec, result: Result) -> Chart:
+    buckets = zip(result["labels"], result["incomplete"], result["conversion"], strict=True)
     rows = [
-        {"bucket": bucket, "time": instant(bucket), "series": "Conversion", "value": rate}
-        for bucket, rate in zip(result["labels"], result["conversion"], strict=True)
+        {"bucket": bucket, "time": instant(bucket), "incomplete": cut_short, "series": "Conversion", "value": rate}
+        for bucket, cut_short, rate in buckets
     ]
     chart = time_chart("line", rows, str(result["interval"]), "value", "Conversion", "series", None, ".1%")
     chart["encoding"]["y"]["axis"] = {"format": ".0%"}
@@ -106,10 +107,11 @@ def over_time_line(spec: Spec, result: Result) -> Chart:
 
 
 def over_time_bars(spec: Spec, result: Result) -> Chart:
+    buckets = list(zip(result["labels"], result["incomplete"], strict=True))
     rows = [
-        {"bucket": bucket, "time": instant(bucket), "series": series, "value": value}
+        {"bucket": bucket, "time": instant(bucket), "incomplete": cut_short, "series": series, "value": value}
         for series, values in (("Entered", result["entered"]), ("Converted", result["converted"]))
-        for bucket, value in zip(result["labels"], values, strict=True)
+        for (bucket, cut_short), value in zip(buckets, values, strict=True)
     ]
     return time_chart("bar", rows, str(result["interval"]), "value", actor_noun(spec), "series", None, ",d")
 
