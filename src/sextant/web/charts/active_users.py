@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 from sextant.insights.active_users import WINDOWS
-from sextant.web.charts.base import Chart, KindCharts, Result, Spec, actor_noun, big_number, instant, time_chart
+from sextant.web.charts.base import (
+    Chart,
+    KindCharts,
+    Result,
+    Spec,
+    actor_noun,
+    big_number,
+    incomplete_buckets,
+    instant,
+    time_chart,
+)
 
 COLOURS = {"DAU": "#1565c0", "WAU": "#6a1b9a", "MAU": "#ef6c00"}
 
@@ -14,17 +24,12 @@ def types(spec: Spec, result: Result | None) -> tuple[str, ...]:
 
 def lines(spec: Spec, result: Result) -> Chart:
     rows = [
-        {
-            "bucket": day,
-            "time": instant(day),
-            "incomplete": result["incomplete"][index],
-            "measure": name.upper(),
-            "users": result[name][index],
-        }
+        {"bucket": day, "time": instant(day), "measure": name.upper(), "users": result[name][index]}
         for name in WINDOWS
         for index, day in enumerate(result["labels"])
     ]
-    chart = time_chart("line", rows, "day", "users", actor_noun(spec), "measure", "Active", ",d")
+    incomplete = incomplete_buckets(result)
+    chart = time_chart("line", rows, "day", "users", actor_noun(spec), "measure", "Active", ",d", incomplete)
     chart["encoding"]["color"]["scale"] = {
         "domain": list(COLOURS),
         "range": list(COLOURS.values()),

@@ -4,7 +4,7 @@ big number, and how actors, breakdown values and durations are named."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,13 +51,13 @@ def time_chart(
     series: str,
     series_title: str | None,
     value_format: str,
+    incomplete: Collection[str] = (),
 ) -> Chart:
     """Lines or bars over time buckets. Buckets are local wall-clock times: lines read them on a UTC time
-    scale and bars label them in UTC, so that the viewer's own time zone never shifts them. Rows of a bucket
-    cut short by the range or by now carry `incomplete: True`: lines are dashed into them, and their bars
-    are pale, so that a partial period does not read as a drop."""
+    scale and bars label them in UTC, so that the viewer's own time zone never shifts them. Lines are dashed
+    into the `incomplete` buckets (cut short by the range or by now), and their bars are pale, so that a
+    partial period does not read as a drop."""
     several = len({row[series] for row in rows}) > 1
-    cut_short = any(row.get("incomplete") for row in rows)
     title = {"hour": "Hour", "day": "Day", "week": "Week of", "month": "Month"}.get(interval, interval)
     label_format = TIME_FORMATS.get(interval, "%b %d")
     if mark == "line":
@@ -108,9 +108,11 @@ def time_chart(
     drawn: Chart = {
         "mark": line_mark if mark == "line" else {"type": "bar", **({} if several else {"color": "#1565c0"})}
     }
-    if cut_short:
+    for row in rows:
+        row["incomplete"] = row["bucket"] in incomplete
+    if any(row["incomplete"] for row in rows):
         for row in rows:
-            row["period"] = "incomplete" if row.get("incomplete") else "complete"
+            row["period"] = "incomplete" if row["incomplete"] else "complete"
         encoding["tooltip"].append({"field": "period", "title": "Period"})
         if mark == "line":
             # The whole line dashed, with hollow points, under the complete buckets' solid line.
@@ -120,6 +122,11 @@ def time_chart(
         else:
             encoding["opacity"] = {"condition": {"test": "datum.incomplete", "value": 0.4}, "value": 1}
     return {"data": {"values": rows}, "width": "container", "height": 260, **drawn, "encoding": encoding}
+
+
+def incomplete_buckets(result: Result) -> set[str]:
+    """The labels of a result's buckets that are cut short (its `incomplete` flags)."""
+    return {label for label, cut_short in zip(result["labels"], result["incomplete"], strict=True) if cut_short}
 
 
 def big_number(value: float | None, caption: str, subtitle: str, value_format: str) -> Chart:

@@ -17,6 +17,7 @@ from sextant.web.charts.base import (
     breakdown_title,
     duration,
     in_order,
+    incomplete_buckets,
     instant,
     readable,
     time_chart,
@@ -95,25 +96,25 @@ def conversion(spec: Spec, result: Result) -> Chart:
 
 
 def over_time_line(spec: Spec, result: Result) -> Chart:
-    buckets = zip(result["labels"], result["incomplete"], result["conversion"], strict=True)
     rows = [
-        {"bucket": bucket, "time": instant(bucket), "incomplete": cut_short, "series": "Conversion", "value": rate}
-        for bucket, cut_short, rate in buckets
+        {"bucket": bucket, "time": instant(bucket), "series": "Conversion", "value": rate}
+        for bucket, rate in zip(result["labels"], result["conversion"], strict=True)
     ]
-    chart = time_chart("line", rows, str(result["interval"]), "value", "Conversion", "series", None, ".1%")
+    interval, incomplete = str(result["interval"]), incomplete_buckets(result)
+    chart = time_chart("line", rows, interval, "value", "Conversion", "series", None, ".1%", incomplete)
     chart["encoding"]["y"]["axis"] = {"format": ".0%"}
     chart["encoding"]["y"]["scale"] = {"domain": [0, 1]}
     return chart
 
 
 def over_time_bars(spec: Spec, result: Result) -> Chart:
-    buckets = list(zip(result["labels"], result["incomplete"], strict=True))
     rows = [
-        {"bucket": bucket, "time": instant(bucket), "incomplete": cut_short, "series": series, "value": value}
+        {"bucket": bucket, "time": instant(bucket), "series": series, "value": value}
         for series, values in (("Entered", result["entered"]), ("Converted", result["converted"]))
-        for (bucket, cut_short), value in zip(buckets, values, strict=True)
+        for bucket, value in zip(result["labels"], values, strict=True)
     ]
-    return time_chart("bar", rows, str(result["interval"]), "value", actor_noun(spec), "series", None, ",d")
+    interval, incomplete = str(result["interval"]), incomplete_buckets(result)
+    return time_chart("bar", rows, interval, "value", actor_noun(spec), "series", None, ",d", incomplete)
 
 
 def _rows(result: Result) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ from sextant.web.charts.base import (
     actor_noun,
     big_number,
     breakdown_title,
+    incomplete_buckets,
     instant,
     named,
     readable,
@@ -38,13 +39,15 @@ def bars_over_time(spec: Spec, result: Result) -> Chart:
 
 def _over_time(mark: str, spec: Spec, result: Result) -> Chart:
     lines, legend = _legend(spec, result)
-    buckets = list(zip(result["labels"], result["incomplete"], strict=True))
     rows = [
-        {"bucket": bucket, "time": instant(bucket), "incomplete": cut_short, "series": name, "value": value}
+        {"bucket": bucket, "time": instant(bucket), "series": name, "value": value}
         for name, line in lines.items()
-        for (bucket, cut_short), value in zip(buckets, line["data"], strict=True)
+        for bucket, value in zip(result["labels"], line["data"], strict=True)
     ]
-    return time_chart(mark, rows, str(result["interval"]), "value", _value_title(spec), "series", legend, ",.4~f")
+    interval, title = str(result["interval"]), _value_title(spec)
+    return time_chart(
+        mark, rows, interval, "value", title, "series", legend, ",.4~f", incomplete=incomplete_buckets(result)
+    )
 
 
 def total(spec: Spec, result: Result) -> Chart:
